@@ -1,0 +1,9 @@
+/** The CPU backend: oneDNN matmul through FFM on x86, Java Vector API kernels for the rest. */
+module dev.isthmus.kernels.cpu {
+    requires transitive dev.isthmus.memory;
+    requires jdk.incubator.vector;
+
+    exports dev.isthmus.kernels.cpu;
+
+    provides dev.isthmus.memory.BackendProvider with dev.isthmus.kernels.cpu.CpuBackendProvider;
+}

@@ -1,0 +1,17 @@
+/**
+ * The Isthmus runtime: the hardware probe and backend choice, model loading, and the command-line
+ * interface ({@code isthmus probe}, {@code isthmus inspect}, ...).
+ */
+module dev.isthmus.runtime {
+    requires transitive dev.isthmus.gguf;
+    requires dev.isthmus.kernels.cpu;
+    requires dev.isthmus.kernels.gpu;
+    requires info.picocli;
+    requires com.fasterxml.jackson.databind;
+    requires java.management;
+    requires jdk.management;
+
+
+
+    uses dev.isthmus.memory.BackendProvider;
+}
