@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without Java or Maven needs to run Isthmus and its GPU tests:
+#   .device/jre.tgz   a JDK 25 runtime (from ../shared/tools/device-jre.sh, or jlink here)
+#   .device/lib/      the runtime's jars (module path) without the 28 MB oneDNN jar unless --with-dnnl
+#   .device/test/     test classes of the modules with GPU tests + the JUnit console launcher
+#   .device/run-tests.sh, .device/isthmus.sh   entry points on the GPU machine
+# Usage: tools/pack-device.sh [--with-dnnl]     (then carry .device to the GPU machine)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+JAVA_HOME=$(bin/find-jdk); export JAVA_HOME
+out=.device
+mkdir -p "$out"
+if [ ! -f "$out/jre.tgz" ]; then
+  if [ -x ../shared/tools/device-jre.sh ]; then ../shared/tools/device-jre.sh "$out"
+  else
+    tmp=$(mktemp -d)
+    "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,java.management,jdk.management,jdk.unsupported \
+      --strip-debug --no-header-files --no-man-pages --compress=zip-9 --output "$tmp/jre"
+    tar czf "$out/jre.tgz" -C "$tmp" jre; rm -rf "$tmp"
+  fi
+fi
+./mvnw -B -q -DskipTests package -pl runtime -am
+./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$out" >/dev/null
+rm -rf "$out/lib" "$out/test"; mkdir -p "$out/lib" "$out/test"
+cp runtime/target/isthmus-runtime-*.jar "$out/lib/"
+for j in runtime/target/lib/*.jar; do
+  case "$(basename "$j")" in dnnl-*) [ "${1:-}" = --with-dnnl ] && cp "$j" "$out/lib/" ;; *) cp "$j" "$out/lib/" ;; esac
+done
+for m in native-bindings kernels-gpu runtime; do
+  [ -d "$m/target/test-classes" ] || ./mvnw -B -q test-compile -pl "$m" -am
+  (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .)
+done
+cat > "$out/run-tests.sh" <<'EOS'
+#!/bin/sh
+# On the GPU machine, from the repository root: sh .device/run-tests.sh [junit console args]
+set -e
+[ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
+cp=$(ls .device/lib/*.jar .device/test/*.jar | tr '\n' ':')
+exec /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+  -jar .device/junit-platform-console-standalone-*.jar execute --class-path "$cp" \
+  --scan-class-path --details=tree --disable-banner "$@"
+EOS
+cat > "$out/isthmus.sh" <<'EOS'
+#!/bin/sh
+# On the GPU machine, from the repository root: sh .device/isthmus.sh probe --json
+set -e
+[ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
+exec /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector,ALL-MODULE-PATH \
+  --module-path .device/lib -m dev.isthmus.runtime/dev.isthmus.cli.Main "$@"
+EOS
+du -sh "$out"
