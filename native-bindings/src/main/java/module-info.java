@@ -5,4 +5,5 @@
  */
 module dev.isthmus.nativebindings {
     exports dev.isthmus.nativebindings;
+    exports dev.isthmus.nativebindings.dnnl;
 }
