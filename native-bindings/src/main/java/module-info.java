@@ -6,4 +6,5 @@
 module dev.isthmus.nativebindings {
     exports dev.isthmus.nativebindings;
     exports dev.isthmus.nativebindings.dnnl;
+    exports dev.isthmus.nativebindings.cuda;
 }

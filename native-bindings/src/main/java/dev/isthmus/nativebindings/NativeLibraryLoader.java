@@ -106,6 +106,10 @@ public final class NativeLibraryLoader {
         if (!Files.isRegularFile(abs)) {
             return LibraryLoad.failed(abs + ": no such file");
         }
+        String notElf = notElf(abs);
+        if (notElf != null) {
+            return LibraryLoad.failed(abs + ": " + notElf);
+        }
         try {
             SymbolLookup lookup = SymbolLookup.libraryLookup(abs, Arena.global());
             return LibraryLoad.loaded(new NativeLibrary(abs.toString(), Optional.of(abs), lookup));
@@ -113,6 +117,22 @@ public final class NativeLibraryLoader {
             return LibraryLoad.failed("native access is not enabled (run with --enable-native-access): " + e.getMessage());
         } catch (RuntimeException | LinkageError e) {
             return LibraryLoad.failed(abs + ": " + message(e));
+        }
+    }
+
+    /** On Linux, a file that is not ELF is refused before dlopen (which would make the JVM print warnings). */
+    private static String notElf(Path file) {
+        if (!platform().startsWith("linux-")) {
+            return null;
+        }
+        byte[] magic = new byte[4];
+        try (InputStream in = Files.newInputStream(file)) {
+            if (in.readNBytes(magic, 0, 4) == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F') {
+                return null;
+            }
+            return "not an ELF shared library";
+        } catch (IOException | SecurityException e) {
+            return "cannot read: " + message(e);
         }
     }
 
