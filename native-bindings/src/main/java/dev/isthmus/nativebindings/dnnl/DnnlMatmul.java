@@ -11,9 +11,10 @@ import java.util.Objects;
  *
  * <p>Weights are either {@link WeightsLayout#ROW_MAJOR} ({@code K×N}, row-major) or
  * {@link WeightsLayout#TRANSPOSED} ({@code N×K} row-major, as a linear layer's weight matrix is stored
- * in GGUF and safetensors files). With f16 or bf16 weights the primitive is created with the
- * {@code dnnl_fpmath_mode} that lets oneDNN down-convert the f32 source to the weights' type, which
- * is how oneDNN implements that mix; accumulation stays in f32.
+ * in GGUF and safetensors files). By default ({@link Dnnl#dnnl_fpmath_mode_strict}) f16/bf16 weights
+ * are widened and the product is computed in f32; passing {@link Dnnl#dnnl_fpmath_mode_bf16} or
+ * {@link Dnnl#dnnl_fpmath_mode_f16} lets oneDNN also down-convert the f32 source to the weights' type,
+ * which can be faster on CPUs with bf16/f16 dot-product instructions and costs source precision.
  *
  * <p>An instance owns its own stream and memory objects and is not thread-safe; use one per thread.
  * Uses the process-wide {@link Dnnl#cpuEngine()}.
@@ -32,6 +33,7 @@ public final class DnnlMatmul implements AutoCloseable {
     private final long n;
     private final DnnlDataType weightsType;
     private final WeightsLayout layout;
+    private final int fpmathMode;
     private final Arena arena = Arena.ofShared();
     private MemorySegment srcMd = MemorySegment.NULL;
     private MemorySegment weightsMd = MemorySegment.NULL;
@@ -46,12 +48,13 @@ public final class DnnlMatmul implements AutoCloseable {
     private final MemorySegment args;
     private boolean closed;
 
-    private DnnlMatmul(long m, long k, long n, DnnlDataType weightsType, WeightsLayout layout) {
+    private DnnlMatmul(long m, long k, long n, DnnlDataType weightsType, WeightsLayout layout, int fpmathMode) {
         this.m = m;
         this.k = k;
         this.n = n;
         this.weightsType = weightsType;
         this.layout = layout;
+        this.fpmathMode = fpmathMode;
         this.args = arena.allocate(Dnnl.DNNL_EXEC_ARG_T, 3);
     }
 
@@ -68,6 +71,17 @@ public final class DnnlMatmul implements AutoCloseable {
      * @throws IllegalStateException when oneDNN is unavailable
      */
     public static DnnlMatmul create(long m, long k, long n, DnnlDataType weightsType, WeightsLayout layout) {
+        return create(m, k, n, weightsType, layout, Dnnl.dnnl_fpmath_mode_strict);
+    }
+
+    /**
+     * Creates the primitive with a floating-point math mode.
+     *
+     * @param fpmathMode a {@code Dnnl.dnnl_fpmath_mode_*} value; see the class description
+     * @see #create(long, long, long, DnnlDataType, WeightsLayout)
+     */
+    public static DnnlMatmul create(long m, long k, long n, DnnlDataType weightsType, WeightsLayout layout,
+                                    int fpmathMode) {
         Objects.requireNonNull(weightsType, "weightsType");
         Objects.requireNonNull(layout, "layout");
         if (m <= 0 || k <= 0 || n <= 0) {
@@ -76,7 +90,7 @@ public final class DnnlMatmul implements AutoCloseable {
         if (weightsType != DnnlDataType.F32 && weightsType != DnnlDataType.F16 && weightsType != DnnlDataType.BF16) {
             throw new IllegalArgumentException("weights must be F32, F16 or BF16: " + weightsType);
         }
-        DnnlMatmul mm = new DnnlMatmul(m, k, n, weightsType, layout);
+        DnnlMatmul mm = new DnnlMatmul(m, k, n, weightsType, layout, fpmathMode);
         try {
             mm.init();
             return mm;
@@ -93,11 +107,7 @@ public final class DnnlMatmul implements AutoCloseable {
                 layout == WeightsLayout.ROW_MAJOR ? Dnnl.dnnl_ab : Dnnl.dnnl_ba);
         dstMd = Dnnl.memoryDescCreateWithTag(new long[] {m, n}, Dnnl.dnnl_f32, Dnnl.dnnl_ab);
         attr = Dnnl.primitiveAttrCreate();
-        switch (weightsType) {
-            case F16 -> Dnnl.primitiveAttrSetFpmathMode(attr, Dnnl.dnnl_fpmath_mode_f16);
-            case BF16 -> Dnnl.primitiveAttrSetFpmathMode(attr, Dnnl.dnnl_fpmath_mode_bf16);
-            default -> { }
-        }
+        Dnnl.primitiveAttrSetFpmathMode(attr, fpmathMode);
         pd = Dnnl.matmulPrimitiveDescCreate(engine, srcMd, weightsMd, MemorySegment.NULL, dstMd, attr);
         primitive = Dnnl.primitiveCreate(pd);
         srcMem = Dnnl.memoryCreate(srcMd, engine, MemorySegment.NULL);
@@ -127,6 +137,11 @@ public final class DnnlMatmul implements AutoCloseable {
     /** The weights' element type. */
     public DnnlDataType weightsType() {
         return weightsType;
+    }
+
+    /** The {@code dnnl_fpmath_mode_t} the primitive was created with. */
+    public int fpmathMode() {
+        return fpmathMode;
     }
 
     /** The weights' layout. */

@@ -63,9 +63,14 @@ class DnnlMatmulTest {
 
     private static float[] run(int m, int k, int n, float[] src, MemorySegment weights, DnnlDataType wt,
                                DnnlMatmul.WeightsLayout layout, Arena arena) {
+        return run(m, k, n, src, weights, wt, layout, Dnnl.dnnl_fpmath_mode_strict, arena);
+    }
+
+    private static float[] run(int m, int k, int n, float[] src, MemorySegment weights, DnnlDataType wt,
+                               DnnlMatmul.WeightsLayout layout, int fpmath, Arena arena) {
         MemorySegment s = arena.allocateFrom(JAVA_FLOAT, src);
         MemorySegment d = arena.allocate(JAVA_FLOAT, (long) m * n);
-        try (DnnlMatmul mm = DnnlMatmul.create(m, k, n, wt, layout)) {
+        try (DnnlMatmul mm = DnnlMatmul.create(m, k, n, wt, layout, fpmath)) {
             mm.execute(s, weights, d);
         }
         return d.toArray(JAVA_FLOAT);
@@ -111,11 +116,15 @@ class DnnlMatmulTest {
                 wb[i] = toBf16(w[i]);
                 wRounded[i] = fromBf16(wb[i]);
             }
+            DnnlMatmul.WeightsLayout layout = transposed ? DnnlMatmul.WeightsLayout.TRANSPOSED : DnnlMatmul.WeightsLayout.ROW_MAJOR;
+            float[] expected = reference(src, wRounded, m, k, n, transposed);
             try (Arena arena = Arena.ofConfined()) {
-                float[] got = run(m, k, n, src, arena.allocateFrom(JAVA_SHORT, wb), DnnlDataType.BF16,
-                        transposed ? DnnlMatmul.WeightsLayout.TRANSPOSED : DnnlMatmul.WeightsLayout.ROW_MAJOR, arena);
-                // the source may be down-converted to bf16 too (8 mantissa bits): ~k * 2^-8 relative slack
-                check(reference(src, wRounded, m, k, n, transposed), got, 2e-2, 2e-2);
+                MemorySegment weights = arena.allocateFrom(JAVA_SHORT, wb);
+                // strict: bf16 weights widened exactly, f32 math
+                check(expected, run(m, k, n, src, weights, DnnlDataType.BF16, layout, arena), 1e-4, 1e-5);
+                // fpmath bf16: the source may be rounded to bf16 too (8 significant bits)
+                check(expected, run(m, k, n, src, weights, DnnlDataType.BF16, layout, Dnnl.dnnl_fpmath_mode_bf16, arena),
+                        2e-2, 2e-2);
             }
         }
     }
@@ -141,7 +150,7 @@ class DnnlMatmulTest {
                 } catch (DnnlException e) {
                     throw new AssertionError("f16 weights on " + Dnnl.effectiveCpuIsaName() + ": " + e.getMessage(), e);
                 }
-                check(reference(src, wRounded, m, k, n, transposed), got, 5e-3, 5e-3);
+                check(reference(src, wRounded, m, k, n, transposed), got, 1e-4, 1e-5);
             }
         }
     }
