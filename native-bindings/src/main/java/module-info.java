@@ -5,4 +5,6 @@
  */
 module dev.isthmus.nativebindings {
     exports dev.isthmus.nativebindings;
+    exports dev.isthmus.nativebindings.dnnl;
+    exports dev.isthmus.nativebindings.cuda;
 }
