@@ -13,5 +13,9 @@ module dev.isthmus.runtime {
 
 
 
+    exports dev.isthmus.runtime;
+
+    opens dev.isthmus.cli to info.picocli;
+
     uses dev.isthmus.memory.BackendProvider;
 }
