@@ -389,7 +389,7 @@ public final class GgufFile implements AutoCloseable {
             }
             pos = 4;
             long v = u32("version");
-            if ((v & 0xFFFF) == 0 && (v >>> 16) >= 1 && (v >>> 16) <= 3) {
+            if (Integer.reverseBytes((int) v) >= 1 && Integer.reverseBytes((int) v) <= 3) {
                 throw fail(4, "big-endian GGUF files are not supported");
             }
             if (v == 1) {
