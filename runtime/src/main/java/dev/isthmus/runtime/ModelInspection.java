@@ -140,12 +140,13 @@ public record ModelInspection(Path path, String format, Integer version, String 
         List<Tensor> tensors = new ArrayList<>();
         Map<String, Object> details = new LinkedHashMap<>();
         try (SafetensorsModel model = SafetensorsModel.open(dir)) {
-            for (SafetensorsModel.Entry e : model.entries()) {
-                SafetensorsTensor t = e.tensor();
-                tensors.add(new Tensor(t.name(), t.dtype().name(), t.shape().clone(), t.absoluteOffset(),
-                        t.byteSize(), t.elementCount(), e.file()));
+            for (SafetensorsFile shard : model.shards()) {
+                for (SafetensorsTensor t : shard.tensors()) {
+                    tensors.add(new Tensor(t.name(), t.dtype().name(), t.shape().clone(), t.absoluteOffset(),
+                            t.byteSize(), t.elementCount(), shard.path()));
+                }
             }
-            details.put("shards", model.shardCount());
+            details.put("shards", model.shards().size());
         }
         return new ModelInspection(dir, "hf", null, config.modelType(), meta, tensors, hfTokenizer(dir), details);
     }
