@@ -10,4 +10,5 @@ module dev.isthmus.gguf {
 
     exports dev.isthmus.format;
     exports dev.isthmus.gguf;
+    exports dev.isthmus.safetensors;
 }
