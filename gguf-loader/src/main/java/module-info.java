@@ -10,5 +10,6 @@ module dev.isthmus.gguf {
 
     exports dev.isthmus.format;
     exports dev.isthmus.gguf;
+    exports dev.isthmus.hf;
     exports dev.isthmus.safetensors;
 }

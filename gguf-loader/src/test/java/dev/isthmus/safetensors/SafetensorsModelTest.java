@@ -125,7 +125,7 @@ class SafetensorsModelTest {
     void malformedIndex() throws Exception {
         shards();
         for (String bad : List.of("not json", "[1,2]", "{\"metadata\": {}}", "{\"weight_map\": []}",
-                "{\"weight_map\": {\"a\": 3}}", "{\"weight_map\": {\"a\": \"x\", \"a\": \"y\"}}",
+                "{\"weight_map\": {\"a\": 3}}", "{\"weight_map\": {}} {}", "{\"weight_map\": {\"a\": \"x\", \"a\": \"y\"}}",
                 "{\"metadata\": 5, \"weight_map\": {}}")) {
             Files.writeString(dir.resolve("model.safetensors.index.json"), bad);
             assertThrows(ModelFormatException.class, () -> SafetensorsModel.open(dir), bad);
