@@ -95,6 +95,8 @@ class SafetensorsFileTest {
         MemorySegment seg = f.data(b);
         // Zero-copy: the slice is a view into the single mapping, at the tensor's absolute offset.
         MemorySegment a = f.data("a");
+        assertTrue(seg.isMapped() && a.isMapped(), "views of the file mapping, not heap copies");
+        assertFalse(seg.heapBase().isPresent());
         assertEquals(b.absoluteOffset() - f.tensor("a").orElseThrow().absoluteOffset(), seg.address() - a.address());
         assertEquals(100, seg.get(ValueLayout.JAVA_BYTE, 0));
         assertThrows(IllegalArgumentException.class, () -> seg.set(ValueLayout.JAVA_BYTE, 0, (byte) 1));
