@@ -55,6 +55,8 @@ import java.util.Set;
 public final class HfConfig {
     /** Largest accepted config.json. */
     public static final long MAX_SIZE = 16L * 1024 * 1024;
+    /** Largest accepted {@code num_hidden_layers}. */
+    public static final int MAX_LAYERS = 1 << 16;
     /** Layer type of sliding-window (local) attention layers. */
     public static final String SLIDING_ATTENTION = "sliding_attention";
     /** Layer type of full (global) attention layers. */
@@ -197,55 +199,58 @@ public final class HfConfig {
     // ---------------------------------------------------------------------------------------------
     // Dimensions
 
-    /** {@code hidden_size} (required). */
+    /** {@code hidden_size} (required, positive). */
     public int hiddenSize() {
-        return requireInt("hidden_size");
+        return requirePositive("hidden_size");
     }
 
-    /** {@code intermediate_size}: the dense MLP width (required). */
+    /** {@code intermediate_size}: the dense MLP width (required, positive). */
     public int intermediateSize() {
-        return requireInt("intermediate_size");
+        return requirePositive("intermediate_size");
     }
 
-    /** {@code num_hidden_layers} (required). */
+    /** {@code num_hidden_layers} (required, positive, at most {@value #MAX_LAYERS}). */
     public int numHiddenLayers() {
-        return requireInt("num_hidden_layers");
+        int n = requirePositive("num_hidden_layers");
+        if (n > MAX_LAYERS) {
+            throw new ModelFormatException(file, -1, "key '" + prefix + "num_hidden_layers': " + n
+                    + " layers is implausible (limit " + MAX_LAYERS + ")");
+        }
+        return n;
     }
 
-    /** {@code num_attention_heads} (required). */
+    /** {@code num_attention_heads} (required, positive). */
     public int numAttentionHeads() {
-        return requireInt("num_attention_heads");
+        return requirePositive("num_attention_heads");
     }
 
     /** {@code num_key_value_heads}; defaults to {@link #numAttentionHeads()} (no GQA). */
     public int numKeyValueHeads() {
-        OptionalInt n = optInt("num_key_value_heads");
-        return n.isPresent() ? n.getAsInt() : numAttentionHeads();
+        return has("num_key_value_heads") ? requirePositive("num_key_value_heads") : numAttentionHeads();
     }
 
     /** {@code head_dim}; defaults to {@code hidden_size / num_attention_heads} (which must divide). */
     public int headDim() {
-        OptionalInt n = optInt("head_dim");
-        if (n.isPresent()) {
-            return n.getAsInt();
+        if (has("head_dim")) {
+            return requirePositive("head_dim");
         }
         int h = hiddenSize();
         int heads = numAttentionHeads();
-        if (heads <= 0 || h % heads != 0) {
+        if (h % heads != 0) {
             throw new ModelFormatException(file, -1, "no head_dim, and hidden_size " + h
                     + " is not a multiple of num_attention_heads " + heads);
         }
         return h / heads;
     }
 
-    /** {@code vocab_size} (required). */
+    /** {@code vocab_size} (required, positive). */
     public int vocabSize() {
-        return requireInt("vocab_size");
+        return requirePositive("vocab_size");
     }
 
-    /** {@code max_position_embeddings} (required). */
+    /** {@code max_position_embeddings} (required, positive). */
     public int maxPositionEmbeddings() {
-        return requireInt("max_position_embeddings");
+        return requirePositive("max_position_embeddings");
     }
 
     /** {@code rms_norm_eps} (required). */
@@ -563,12 +568,20 @@ public final class HfConfig {
         return find(key).isPresent();
     }
 
-    /** An integer value. @throws ModelFormatException when present but not an int */
+    /**
+     * An integer value.
+     *
+     * @throws ModelFormatException when present but not an int
+     */
     public OptionalInt optInt(String key) {
         return find(key).map(f -> OptionalInt.of(asInt(f.node, f.key))).orElse(OptionalInt.empty());
     }
 
-    /** A long value. @throws ModelFormatException when present but not an integer that fits a long */
+    /**
+     * A long value.
+     *
+     * @throws ModelFormatException when present but not an integer that fits a long
+     */
     public OptionalLong optLong(String key) {
         return find(key).map(f -> {
             if (!f.node.isIntegralNumber() || !f.node.canConvertToLong()) {
@@ -578,47 +591,83 @@ public final class HfConfig {
         }).orElse(OptionalLong.empty());
     }
 
-    /** A numeric value. @throws ModelFormatException when present but not a number */
+    /**
+     * A numeric value.
+     *
+     * @throws ModelFormatException when present but not a number
+     */
     public OptionalDouble optDouble(String key) {
         return find(key).map(f -> OptionalDouble.of(asDouble(f.node, f.key))).orElse(OptionalDouble.empty());
     }
 
-    /** A string value. @throws ModelFormatException when present but not a string */
+    /**
+     * A string value.
+     *
+     * @throws ModelFormatException when present but not a string
+     */
     public Optional<String> optString(String key) {
         return find(key).map(f -> asString(f.node, f.key));
     }
 
-    /** A boolean value. @throws ModelFormatException when present but not a boolean */
+    /**
+     * A boolean value.
+     *
+     * @throws ModelFormatException when present but not a boolean
+     */
     public Optional<Boolean> optBoolean(String key) {
         return find(key).map(f -> asBoolean(f.node, f.key));
     }
 
-    /** A required integer. @throws ModelFormatException when absent or not an int */
+    /**
+     * A required integer.
+     *
+     * @throws ModelFormatException when absent or not an int
+     */
     public int requireInt(String key) {
         return optInt(key).orElseThrow(() -> missing(key));
     }
 
-    /** A required number. @throws ModelFormatException when absent or not a number */
+    /**
+     * A required number.
+     *
+     * @throws ModelFormatException when absent or not a number
+     */
     public double requireDouble(String key) {
         return optDouble(key).orElseThrow(() -> missing(key));
     }
 
-    /** A required string. @throws ModelFormatException when absent or not a string */
+    /**
+     * A required string.
+     *
+     * @throws ModelFormatException when absent or not a string
+     */
     public String requireString(String key) {
         return optString(key).orElseThrow(() -> missing(key));
     }
 
-    /** A list of strings, empty when absent. @throws ModelFormatException when not an array of strings */
+    /**
+     * A list of strings, empty when absent.
+     *
+     * @throws ModelFormatException when not an array of strings
+     */
     public List<String> stringList(String key) {
         return find(key).map(f -> strings(f.node, f.key)).orElse(List.of());
     }
 
-    /** A list of integers, empty when absent. @throws ModelFormatException when not an array of ints */
+    /**
+     * A list of integers, empty when absent.
+     *
+     * @throws ModelFormatException when not an array of ints
+     */
     public List<Integer> intList(String key) {
         return find(key).map(f -> ints(f.node, f.key)).orElse(List.of());
     }
 
-    /** A list of numbers, empty when absent. @throws ModelFormatException when not an array of numbers */
+    /**
+     * A list of numbers, empty when absent.
+     *
+     * @throws ModelFormatException when not an array of numbers
+     */
     public List<Double> doubleList(String key) {
         return find(key).map(f -> doubles(f.node, f.key)).orElse(List.of());
     }
@@ -651,6 +700,15 @@ public final class HfConfig {
                     key + " (default of " + textModelType + ")"));
         }
         return Optional.empty();
+    }
+
+    private int requirePositive(String key) {
+        int v = requireInt(key);
+        if (v <= 0) {
+            throw new ModelFormatException(file, -1, "key '" + find(key).map(Found::key).orElse(key)
+                    + "': must be positive, got " + v);
+        }
+        return v;
     }
 
     private OptionalInt firstInt(String... keys) {
