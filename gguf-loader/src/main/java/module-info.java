@@ -11,4 +11,6 @@ module dev.isthmus.gguf {
     exports dev.isthmus.format;
     exports dev.isthmus.gguf;
     exports dev.isthmus.gguf.quant;
+    exports dev.isthmus.hf;
+    exports dev.isthmus.safetensors;
 }
