@@ -4,14 +4,21 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.isthmus.format.ModelFormatException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 
 /**
  * Jazzer fuzz target for the GGUF reader. Any input must either parse into a consistent file
  * (metadata walkable, tensors inside the data section, first and last tensor bytes readable) or
  * fail with a {@link ModelFormatException} that names an offset inside the input; any other
- * exception or error is a bug.
+ * exception or error is a bug. Every accepted file is also rewritten by {@link GgufWriter#copy} and
+ * read back, which must give equal metadata, tensor infos and tensor bytes.
  *
  * <p>Without {@code JAZZER_FUZZ} this runs as a regression test over the committed inputs in
  * {@code src/test/resources/dev/isthmus/gguf/GgufFuzzTestInputs/fuzzReader/}. To fuzz:
@@ -20,6 +27,7 @@ import java.util.Map;
  */
 class GgufFuzzTest {
     private static final Path NAME = Path.of("fuzz-input.gguf");
+    private static Path copy;
 
     @FuzzTest(maxDuration = "5m")
     void fuzzReader(byte[] data) {
@@ -55,6 +63,37 @@ class GgufFuzzTest {
                     d.get(ValueLayout.JAVA_BYTE, d.byteSize() - 1);
                 }
             }
+            roundTrip(f);
+        }
+    }
+
+    /** Every file the reader accepts, the writer rewrites, and the rewrite reads back equal. */
+    private static void roundTrip(GgufFile f) {
+        for (GgufTensorInfo t : f.tensors()) {
+            if (t.name().getBytes(StandardCharsets.UTF_8).length > GgufWriter.MAX_TENSOR_NAME_BYTES) {
+                return; // llama.cpp rejects such names, so the writer refuses them
+            }
+        }
+        try {
+            if (copy == null) {
+                copy = Files.createTempFile("gguf-fuzz-", ".gguf");
+                copy.toFile().deleteOnExit();
+            }
+            GgufWriter.copy(f, copy);
+            try (GgufFile g = GgufFile.open(copy)) {
+                check(g.metadata().equals(f.metadata()), "metadata round trip");
+                check(List.copyOf(g.metadata().keySet()).equals(List.copyOf(f.metadata().keySet())), "key order");
+                check(g.tensors().size() == f.tensors().size(), "tensor count round trip");
+                for (int i = 0; i < f.tensors().size(); i++) {
+                    GgufTensorInfo a = f.tensors().get(i);
+                    GgufTensorInfo b = g.tensors().get(i);
+                    check(a.name().equals(b.name()) && a.type() == b.type() && Arrays.equals(a.shape(), b.shape()),
+                            "tensor info round trip");
+                    check(f.tensorData(a).mismatch(g.tensorData(b)) == -1, "tensor data round trip");
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
