@@ -74,11 +74,7 @@ public final class GgufWriter implements AutoCloseable {
 
         /** The declaration of an existing tensor. */
         public static TensorSpec of(GgufTensorInfo info) {
-            return new TensorSpec(info.name(), info.shape(), info.type());
-        }
-
-        private TensorSpec(String name, long[] shape, GgmlType type) {
-            this(name, type, shape);
+            return new TensorSpec(info.name(), info.type(), info.shape());
         }
 
         /** The dimensions (a copy). */
