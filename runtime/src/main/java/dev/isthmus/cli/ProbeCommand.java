@@ -3,7 +3,6 @@ package dev.isthmus.cli;
 import dev.isthmus.kernels.cpu.MemoryBandwidth;
 import dev.isthmus.nativebindings.cuda.CudaDeviceInfo;
 import dev.isthmus.nativebindings.cuda.CudaProbe;
-import dev.isthmus.runtime.BackendChoice;
 import dev.isthmus.runtime.HardwareProbe;
 import dev.isthmus.runtime.ModelInspection;
 import java.io.PrintWriter;
@@ -71,9 +70,6 @@ final class ProbeCommand implements Callable<Integer> {
             out.printf("  gpu %d:    %s, %s, %d SMs, %s (%s free), peak %.0f GB/s%n", g.index(), g.name(), g.smArch(), g.smCount(),
                     ModelInspection.human(g.totalMemoryBytes()), ModelInspection.human(g.freeMemoryBytes()),
                     g.peakBandwidthBytesPerSec() / 1e9);
-        }
-        for (BackendChoice.Status s : p.choice().statuses()) {
-            out.printf("  %-9s %s%n", s.name() + ":", s.availability());
         }
         out.printf("backend:    %s — %s%n", p.choice().backend(), p.choice().reason());
         return 0;

@@ -14,7 +14,6 @@ import dev.isthmus.safetensors.SafetensorsTensor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
-import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -179,13 +178,16 @@ public record ModelInspection(Path path, String format, Integer version, String 
         };
     }
 
-    /** The shortest decimal that reads back as the same float; non-finite values as strings (JSON has none). */
+    /**
+     * A float32 as the double whose shortest decimal is the float's own (1e-5f prints as 1.0E-5, not
+     * as the widened 9.99999974737875E-6); non-finite values as strings, since JSON has none.
+     */
     private static Object finite(float f) {
-        return Float.isFinite(f) ? new BigDecimal(Float.toString(f)) : Float.toString(f);
+        return Float.isFinite(f) ? (Object) Double.parseDouble(Float.toString(f)) : Float.toString(f);
     }
 
     private static Object finite(double d) {
-        return Double.isFinite(d) ? new BigDecimal(Double.toString(d)) : Double.toString(d);
+        return Double.isFinite(d) ? (Object) d : Double.toString(d);
     }
 
     private static Object jsonValue(JsonNode n) {

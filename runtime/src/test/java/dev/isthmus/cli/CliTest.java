@@ -110,6 +110,75 @@ class CliTest {
         assertTrue(q.get("offset").asLong() % 32 == 0 && q.get("offset").asLong() > dataOffset);
     }
 
+    /** A safetensors file: 8-byte header length, JSON header, data. */
+    static void writeSafetensors(Path file, String headerJson, int dataBytes) throws IOException {
+        byte[] header = headerJson.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + header.length + dataBytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header);
+        for (int i = 0; i < dataBytes; i++) {
+            b.put((byte) i);
+        }
+        Files.write(file, b.array());
+    }
+
+    @Test
+    void inspectSafetensorsFileAndShardedHfFolder() throws Exception {
+        Path hf = Files.createDirectories(dir.resolve("hf"));
+        writeSafetensors(hf.resolve("model-00001-of-00002.safetensors"),
+                "{\"__metadata__\":{\"format\":\"pt\"},\"model.embed_tokens.weight\":{\"dtype\":\"BF16\",\"shape\":[4,3],\"data_offsets\":[0,24]}}", 24);
+        writeSafetensors(hf.resolve("model-00002-of-00002.safetensors"),
+                "{\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[0,48]},"
+                        + "\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[48,60]}}", 60);
+        Files.writeString(hf.resolve("model.safetensors.index.json"), "{\"metadata\":{\"total_size\":84},\"weight_map\":{"
+                + "\"model.embed_tokens.weight\":\"model-00001-of-00002.safetensors\","
+                + "\"lm_head.weight\":\"model-00002-of-00002.safetensors\","
+                + "\"model.norm.weight\":\"model-00002-of-00002.safetensors\"}}");
+        Files.writeString(hf.resolve("config.json"), "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\","
+                + "\"hidden_size\":3,\"intermediate_size\":8,\"num_hidden_layers\":1,\"num_attention_heads\":1,"
+                + "\"vocab_size\":4,\"rms_norm_eps\":1e-5,\"rope_theta\":10000.0,\"max_position_embeddings\":64}");
+        Files.writeString(hf.resolve("tokenizer.json"), "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"c\":3},"
+                + "\"merges\":[\"a b\"]},\"added_tokens\":[]}");
+
+        Result r = run("inspect", hf.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertEquals("hf", j.get("format").asText());
+        assertTrue(j.get("version").isNull());
+        assertEquals("llama", j.get("architecture").asText());
+        assertEquals(3, j.get("metadata").get("hidden_size").asInt());
+        assertEquals(3, j.get("tensors").size());
+        JsonNode emb = null;
+        for (JsonNode t : j.get("tensors")) {
+            if (t.get("name").asText().equals("model.embed_tokens.weight")) {
+                emb = t;
+            }
+        }
+        assertEquals("BF16", emb.get("type").asText());
+        assertEquals(4, emb.get("shape").get(0).asInt());
+        assertEquals("model-00001-of-00002.safetensors", emb.get("file").asText());
+        assertEquals(24, emb.get("bytes").asInt());
+        assertTrue(j.get("tokenizer").asText().contains("BPE, 4 tokens, 1 merges"), j.get("tokenizer").asText());
+
+        Path single = hf.resolve("model-00002-of-00002.safetensors");
+        Result s = run("inspect", single.toString(), "--json");
+        assertEquals(0, s.code(), s.err());
+        JsonNode sj = new ObjectMapper().readTree(s.out());
+        assertEquals("safetensors", sj.get("format").asText());
+        assertEquals(2, sj.get("tensors").size());
+        long dataOffset = sj.get("data_offset").asLong();
+        assertEquals(dataOffset + 48, sj.get("tensors").get(1).get("offset").asLong(), "absolute offset of the second tensor");
+
+        Result text = run("inspect", hf.toString());
+        assertEquals(0, text.code(), text.err());
+        assertTrue(text.out().contains("F32") && text.out().contains("BF16") && text.out().contains("total: 3 tensors, 27 parameters"), text.out());
+
+        // a corrupt shard: header length beyond the file
+        Files.write(single, new byte[] {(byte) 0xff, 0, 0, 0, 0, 0, 0, 0, '{', '}'});
+        Result bad = run("inspect", hf.toString());
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("model-00002-of-00002.safetensors"), bad.err());
+    }
+
     @Test
     void inspectTextShowsTableTypesTotalsAndTokenizer() throws Exception {
         Result r = run("inspect", smallGguf().toString());
@@ -145,7 +214,8 @@ class CliTest {
         Path good = smallGguf();
         byte[] bytes = Files.readAllBytes(good);
         List<byte[]> variants = new ArrayList<>();
-        for (int cut : new int[] {0, 3, 7, 15, 23, 40, 100, bytes.length / 2, bytes.length - 1}) {
+        // the last cut falls inside the last tensor (the file ends with under 32 bytes of padding)
+        for (int cut : new int[] {0, 3, 7, 15, 23, 40, 100, bytes.length / 2, bytes.length - 40}) {
             variants.add(java.util.Arrays.copyOf(bytes, cut));
         }
         byte[] magic = bytes.clone();
