@@ -37,16 +37,18 @@ cat > "$out/run-tests.sh" <<'EOS'
 set -e
 [ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
 cp=$(ls .device/lib/*.jar .device/test/*.jar | tr '\n' ':')
+[ $# -gt 0 ] || set -- --scan-class-path
 exec /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
   -jar .device/junit-platform-console-standalone-*.jar execute --class-path "$cp" \
-  --scan-class-path --details=tree --disable-banner "$@"
+  --details=tree --disable-banner "$@"
 EOS
 cat > "$out/isthmus.sh" <<'EOS'
 #!/bin/sh
 # On the GPU machine, from the repository root: sh .device/isthmus.sh probe --json
 set -e
 [ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
-exec /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector,ALL-MODULE-PATH \
+exec /tmp/jre/bin/java --enable-native-access=dev.isthmus.nativebindings,dev.isthmus.memory,dev.isthmus.gguf,dev.isthmus.kernels.cpu,dev.isthmus.kernels.gpu,dev.isthmus.runtime \
+  --add-modules jdk.incubator.vector -Djava.util.logging.SimpleFormatter.format="isthmus: %5$s%6$s%n" \
   --module-path .device/lib -m dev.isthmus.runtime/dev.isthmus.cli.Main "$@"
 EOS
 du -sh "$out"
