@@ -103,7 +103,8 @@ public final class HfConfig {
         this.file = file;
         this.root = root;
         this.prefix = prefix;
-        JsonNode tc = root.get("text_config");
+        // Only the top-level view has a text view: a nested view is its object alone (one level).
+        JsonNode tc = prefix.isEmpty() ? root.get("text_config") : null;
         if (tc != null && !tc.isNull() && !tc.isObject()) {
             throw new ModelFormatException(file, -1, "key '" + prefix + "text_config': expected an object, got "
                     + describe(tc));

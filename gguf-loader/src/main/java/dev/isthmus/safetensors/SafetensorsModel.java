@@ -171,7 +171,7 @@ public final class SafetensorsModel implements AutoCloseable {
             throw new ModelFormatException(index, -1, "index has no 'weight_map' object");
         }
         Path dir = index.toAbsolutePath().normalize().getParent();
-        Map<String, SafetensorsFile> byShardName = new LinkedHashMap<>();
+        Map<Path, SafetensorsFile> byShardName = new LinkedHashMap<>(); // keyed by resolved path: each file once
         Map<String, SafetensorsFile> shardOf = new LinkedHashMap<>();
         boolean ok = false;
         try {
@@ -182,11 +182,11 @@ public final class SafetensorsModel implements AutoCloseable {
                     throw new ModelFormatException(index, -1, "weight_map entry for '" + tensor + "' is not a string");
                 }
                 String shardName = v.textValue();
-                SafetensorsFile shard = byShardName.get(shardName);
+                Path p = resolveShard(index, dir, shardName, tensor);
+                SafetensorsFile shard = byShardName.get(p);
                 if (shard == null) {
-                    Path p = resolveShard(index, dir, shardName, tensor);
                     shard = SafetensorsFile.open(p);
-                    byShardName.put(shardName, shard);
+                    byShardName.put(p, shard);
                 }
                 if (shard.tensor(tensor).isEmpty()) {
                     throw new ModelFormatException(index, -1, "weight_map says tensor '" + tensor + "' is in shard '"

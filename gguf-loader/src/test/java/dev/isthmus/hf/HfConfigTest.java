@@ -204,6 +204,8 @@ class HfConfigTest {
         assertEquals("gemma3_text", text.modelType());
         assertEquals(2560, text.hiddenSize());
         assertTrue(text.textConfig().isEmpty());
+        HfConfig odd = HfConfig.parse("{\"model_type\":\"m\",\"text_config\":{\"model_type\":\"t\",\"text_config\":\"x\"}}", null);
+        assertTrue(odd.textConfig().orElseThrow().textConfig().isEmpty(), "one level of text_config only");
         assertTrue(text.architectures().isEmpty(), "the nested view does not fall back to the outer object");
         var e = assertThrows(ModelFormatException.class, () -> HfConfig.parse(
                 "{\"model_type\":\"x\",\"text_config\":{\"hidden_size\":\"big\"}}", Path.of("c.json")).hiddenSize());

@@ -59,6 +59,16 @@ class SafetensorsModelTest {
     }
 
     @Test
+    void equivalentShardNamesMapTheFileOnce() throws Exception {
+        shards();
+        index(GOOD_MAP.replace("\"l1\": \"model-", "\"l1\": \"./model-"));
+        try (SafetensorsModel m = SafetensorsModel.open(dir)) {
+            assertEquals(2, m.shards().size());
+            assertSame(m.shardOf("l1").orElseThrow(), m.shardOf("head").orElseThrow());
+        }
+    }
+
+    @Test
     void singleFileAndOnlyFileInFolder() throws Exception {
         Files.write(dir.resolve("weights.safetensors"), new StBytes().meta("k", "v")
                 .tensor("a", "U8", new long[]{2}, StBytes.seq(2, 1)).build());
