@@ -38,7 +38,10 @@ import java.util.OptionalLong;
  * overlapping or out-of-file tensor — is reported as a {@link ModelFormatException} naming the
  * file and the byte offset of the offending field. Before anything is allocated for N elements,
  * N times the smallest encoding of one element is checked against the bytes left in the file, so
- * a header claiming 2<sup>60</sup> entries fails at once.
+ * a header claiming 2<sup>60</sup> entries fails at once; lists of strings, arrays and tensor infos
+ * grow as they are parsed rather than being sized from the count. Primitive arrays are allocated at
+ * their exact encoded size once their bytes are known to be present. Heap use is thus proportional
+ * to the metadata actually present in the file (there is no separate cap on its total size).
  *
  * <p>Policies: strings (keys, values, tensor names) must be valid UTF-8 and are rejected
  * otherwise (replacing bad bytes would silently change tokenizer vocabularies); a single string
@@ -289,6 +292,8 @@ public final class GgufFile implements AutoCloseable {
         private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         /** Smallest tensor info: name length, n_dims, one dimension, type, offset. */
         private static final long MIN_TENSOR_INFO = 8 + 4 + 8 + 4 + 8;
+        /** Initial capacity of collections sized by a count read from the file. */
+        private static final int PREALLOCATE = 1024;
         /** Smallest key-value pair: key length, value type, a one-byte value. */
         private static final long MIN_KV = 8 + 4 + 1;
 
@@ -420,7 +425,7 @@ public final class GgufFile implements AutoCloseable {
             long tcPos = pos;
             long tensorCount = u64("tensor count");
             long kvCount = count("metadata key-value", MIN_KV);
-            if (tensorCount < 0 || tensorCount > remaining() / MIN_TENSOR_INFO) {
+            if (tensorCount < 0 || tensorCount > remaining() / MIN_TENSOR_INFO || tensorCount > Integer.MAX_VALUE - 16) {
                 throw fail(tcPos, "tensor count " + Long.toUnsignedString(tensorCount) + " exceeds what the remaining "
                         + remaining() + " bytes can hold");
             }
@@ -453,15 +458,19 @@ public final class GgufFile implements AutoCloseable {
             }
 
             int n = (int) tensorCount; // bounded by the check above: file size / 32
-            long[] infoPos = new long[n];
-            long[] offsetPos = new long[n];
-            Map<String, Integer> names = HashMap.newHashMap(n);
-            List<Object[]> raw = new ArrayList<>(n);
+            // Collections grow with what is actually parsed: a hostile count in a huge file
+            // allocates nothing up front beyond a small initial capacity.
+            long[] offsetPos = new long[Math.min(n, PREALLOCATE)];
+            Map<String, Integer> names = HashMap.newHashMap(Math.min(n, PREALLOCATE));
+            List<Object[]> raw = new ArrayList<>(Math.min(n, PREALLOCATE));
             for (int i = 0; i < n; i++) {
-                infoPos[i] = pos;
+                long infoPos = pos;
+                if (i == offsetPos.length) {
+                    offsetPos = Arrays.copyOf(offsetPos, (int) Math.min(n, 2L * i));
+                }
                 String name = string("tensor name");
                 if (names.putIfAbsent(name, i) != null) {
-                    throw fail(infoPos[i], "duplicate tensor name '" + abbreviate(name) + "'");
+                    throw fail(infoPos, "duplicate tensor name '" + abbreviate(name) + "'");
                 }
                 long dimsPos = pos;
                 long nDims = u32("dimension count of tensor '" + abbreviate(name) + "'");
@@ -599,14 +608,14 @@ public final class GgufFile implements AutoCloseable {
             int n = count("array element", et.minEncodedSize());
             switch (et) {
                 case STRING -> {
-                    List<String> l = new ArrayList<>(n);
+                    List<String> l = new ArrayList<>(Math.min(n, PREALLOCATE));
                     for (int i = 0; i < n; i++) {
                         l.add(string("string array element"));
                     }
                     return GgufValue.stringArrayOwned(Collections.unmodifiableList(l));
                 }
                 case ARRAY -> {
-                    List<GgufValue> l = new ArrayList<>(n);
+                    List<GgufValue> l = new ArrayList<>(Math.min(n, PREALLOCATE));
                     for (int i = 0; i < n; i++) {
                         l.add(array(depth + 1));
                     }
