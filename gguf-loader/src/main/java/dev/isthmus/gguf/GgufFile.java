@@ -33,11 +33,15 @@ import java.util.OptionalLong;
  * touches tensor bytes. The file is untrusted input: every structural problem — truncation, a bad
  * magic, an unsupported version, a count or length beyond the file, an unknown value or tensor
  * type, a duplicate key or tensor name, invalid UTF-8, an array nested deeper than
- * {@value #MAX_ARRAY_DEPTH}, an invalid {@code general.alignment}, a bad shape, a misaligned,
+ * {@value #MAX_ARRAY_DEPTH}, an invalid {@code general.alignment}, a {@code general.architecture}
+ * that is not a string, a bad shape, a misaligned,
  * overlapping or out-of-file tensor — is reported as a {@link ModelFormatException} naming the
  * file and the byte offset of the offending field. Before anything is allocated for N elements,
  * N times the smallest encoding of one element is checked against the bytes left in the file, so
- * a header claiming 2<sup>60</sup> entries fails at once.
+ * a header claiming 2<sup>60</sup> entries fails at once; lists of strings, arrays and tensor infos
+ * grow as they are parsed rather than being sized from the count. Primitive arrays are allocated at
+ * their exact encoded size once their bytes are known to be present. Heap use is thus proportional
+ * to the metadata actually present in the file (there is no separate cap on its total size).
  *
  * <p>Policies: strings (keys, values, tensor names) must be valid UTF-8 and are rejected
  * otherwise (replacing bad bytes would silently change tokenizer vocabularies); a single string
@@ -59,6 +63,8 @@ public final class GgufFile implements AutoCloseable {
     public static final long DEFAULT_ALIGNMENT = 32;
     /** The metadata key that sets the alignment. */
     public static final String ALIGNMENT_KEY = "general.alignment";
+    /** The metadata key naming the model architecture; must be a string when present. */
+    public static final String ARCHITECTURE_KEY = "general.architecture";
     /** The deepest nesting of arrays accepted (an array of scalars has depth 1). */
     public static final int MAX_ARRAY_DEPTH = 8;
     /** The most dimensions a tensor may have (ggml's GGML_MAX_DIMS). */
@@ -75,10 +81,12 @@ public final class GgufFile implements AutoCloseable {
     private final Map<String, GgufValue> metadata;
     private final List<GgufTensorInfo> tensors;
     private final Map<String, GgufTensorInfo> byName;
+    private final Map<String, Long> keyOffsets;
     private volatile boolean closed;
 
     private GgufFile(Path path, MappedFile mapped, MemorySegment segment, int version, long alignment,
-                     long dataOffset, Map<String, GgufValue> metadata, List<GgufTensorInfo> tensors) {
+                     long dataOffset, Map<String, GgufValue> metadata, List<GgufTensorInfo> tensors,
+                     Map<String, Long> keyOffsets) {
         this.path = path;
         this.mapped = mapped;
         this.segment = segment;
@@ -92,6 +100,7 @@ public final class GgufFile implements AutoCloseable {
             m.put(t.name(), t);
         }
         this.byName = m;
+        this.keyOffsets = keyOffsets;
     }
 
     /**
@@ -125,7 +134,7 @@ public final class GgufFile implements AutoCloseable {
         Parser p = new Parser(seg, path);
         p.parse();
         return new GgufFile(path, mapped, seg, p.version, p.alignment, p.dataOffset,
-                Collections.unmodifiableMap(p.metadata), Collections.unmodifiableList(p.tensors));
+                Collections.unmodifiableMap(p.metadata), Collections.unmodifiableList(p.tensors), p.keyOffsets);
     }
 
     // ---------------------------------------------------------------- accessors
@@ -170,10 +179,21 @@ public final class GgufFile implements AutoCloseable {
         return Optional.ofNullable(metadata.get(key));
     }
 
+    /** The absolute file offset of the key-value pair {@code key} (where its key's length is stored). */
+    public OptionalLong keyOffset(String key) {
+        Long off = keyOffsets.get(key);
+        return off == null ? OptionalLong.empty() : OptionalLong.of(off);
+    }
+
+    private ModelFormatException wrongType(String key, GgufValue v, String expected) {
+        return new ModelFormatException(path, keyOffsets.get(key),
+                "metadata key '" + key + "' has type " + v.type() + ", expected " + expected);
+    }
+
     /**
      * The string under {@code key}; empty when absent.
      *
-     * @throws ModelFormatException when the key holds another type
+     * @throws ModelFormatException when the key holds another type (naming the key-value pair's offset)
      */
     public Optional<String> getString(String key) {
         GgufValue v = metadata.get(key);
@@ -181,7 +201,7 @@ public final class GgufFile implements AutoCloseable {
             return Optional.empty();
         }
         if (v.type() != GgufValueType.STRING) {
-            throw new ModelFormatException(path, -1, "metadata key '" + key + "' has type " + v.type() + ", expected STRING");
+            throw wrongType(key, v, "STRING");
         }
         return Optional.of(v.asString());
     }
@@ -190,7 +210,7 @@ public final class GgufFile implements AutoCloseable {
      * The integer (or boolean as 0/1) under {@code key}; empty when absent. UINT64 values are
      * returned as their bits.
      *
-     * @throws ModelFormatException when the key holds another type
+     * @throws ModelFormatException when the key holds another type (naming the key-value pair's offset)
      */
     public OptionalLong getLong(String key) {
         GgufValue v = metadata.get(key);
@@ -198,14 +218,14 @@ public final class GgufFile implements AutoCloseable {
             return OptionalLong.empty();
         }
         if (!v.type().isInteger() && v.type() != GgufValueType.BOOL) {
-            throw new ModelFormatException(path, -1, "metadata key '" + key + "' has type " + v.type() + ", expected an integer");
+            throw wrongType(key, v, "an integer");
         }
         return OptionalLong.of(v.asLong());
     }
 
-    /** {@code general.architecture}, or null when absent. */
+    /** {@code general.architecture} (checked to be a string when the file was opened), or null when absent. */
     public String architecture() {
-        return getString("general.architecture").orElse(null);
+        return getString(ARCHITECTURE_KEY).orElse(null);
     }
 
     /** The tensor infos in file order (unmodifiable). */
@@ -272,6 +292,8 @@ public final class GgufFile implements AutoCloseable {
         private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         /** Smallest tensor info: name length, n_dims, one dimension, type, offset. */
         private static final long MIN_TENSOR_INFO = 8 + 4 + 8 + 4 + 8;
+        /** Initial capacity of collections sized by a count read from the file. */
+        private static final int PREALLOCATE = 1024;
         /** Smallest key-value pair: key length, value type, a one-byte value. */
         private static final long MIN_KV = 8 + 4 + 1;
 
@@ -286,6 +308,7 @@ public final class GgufFile implements AutoCloseable {
         long dataOffset;
         final Map<String, GgufValue> metadata = new LinkedHashMap<>();
         final List<GgufTensorInfo> tensors = new ArrayList<>();
+        final Map<String, Long> keyOffsets = new HashMap<>();
 
         Parser(MemorySegment seg, Path path) {
             this.seg = seg;
@@ -402,7 +425,7 @@ public final class GgufFile implements AutoCloseable {
             long tcPos = pos;
             long tensorCount = u64("tensor count");
             long kvCount = count("metadata key-value", MIN_KV);
-            if (tensorCount < 0 || tensorCount > remaining() / MIN_TENSOR_INFO) {
+            if (tensorCount < 0 || tensorCount > remaining() / MIN_TENSOR_INFO || tensorCount > Integer.MAX_VALUE - 16) {
                 throw fail(tcPos, "tensor count " + Long.toUnsignedString(tensorCount) + " exceeds what the remaining "
                         + remaining() + " bytes can hold");
             }
@@ -427,19 +450,27 @@ public final class GgufFile implements AutoCloseable {
                     }
                     alignment = a;
                 }
+                if (key.equals(ARCHITECTURE_KEY) && type != GgufValueType.STRING) {
+                    throw fail(typePos, ARCHITECTURE_KEY + " has type " + type + ", expected STRING");
+                }
                 metadata.put(key, value);
+                keyOffsets.put(key, keyPos);
             }
 
             int n = (int) tensorCount; // bounded by the check above: file size / 32
-            long[] infoPos = new long[n];
-            long[] offsetPos = new long[n];
-            Map<String, Integer> names = HashMap.newHashMap(n);
-            List<Object[]> raw = new ArrayList<>(n);
+            // Collections grow with what is actually parsed: a hostile count in a huge file
+            // allocates nothing up front beyond a small initial capacity.
+            long[] offsetPos = new long[Math.min(n, PREALLOCATE)];
+            Map<String, Integer> names = HashMap.newHashMap(Math.min(n, PREALLOCATE));
+            List<Object[]> raw = new ArrayList<>(Math.min(n, PREALLOCATE));
             for (int i = 0; i < n; i++) {
-                infoPos[i] = pos;
+                long infoPos = pos;
+                if (i == offsetPos.length) {
+                    offsetPos = Arrays.copyOf(offsetPos, (int) Math.min(n, 2L * i));
+                }
                 String name = string("tensor name");
                 if (names.putIfAbsent(name, i) != null) {
-                    throw fail(infoPos[i], "duplicate tensor name '" + abbreviate(name) + "'");
+                    throw fail(infoPos, "duplicate tensor name '" + abbreviate(name) + "'");
                 }
                 long dimsPos = pos;
                 long nDims = u32("dimension count of tensor '" + abbreviate(name) + "'");
@@ -577,14 +608,14 @@ public final class GgufFile implements AutoCloseable {
             int n = count("array element", et.minEncodedSize());
             switch (et) {
                 case STRING -> {
-                    List<String> l = new ArrayList<>(n);
+                    List<String> l = new ArrayList<>(Math.min(n, PREALLOCATE));
                     for (int i = 0; i < n; i++) {
                         l.add(string("string array element"));
                     }
                     return GgufValue.stringArrayOwned(Collections.unmodifiableList(l));
                 }
                 case ARRAY -> {
-                    List<GgufValue> l = new ArrayList<>(n);
+                    List<GgufValue> l = new ArrayList<>(Math.min(n, PREALLOCATE));
                     for (int i = 0; i < n; i++) {
                         l.add(array(depth + 1));
                     }

@@ -205,6 +205,8 @@ class GgufCorruptionTest {
         expectFailure(header(0, 2).str("general.alignment").u32(GgufValueType.UINT64.id()).u64(32).toBytes(),
                 "expected UINT32");
         expectFailure(header(0, 2).str("k").u32(13).u32(0).toBytes(), "unknown value type");
+        expectFailure(new Raw().header(3, 0, 1).str("general.architecture").u32(GgufValueType.INT64.id()).u64(1).toBytes(),
+                "expected STRING");
         expectFailure(header(0, 2).str("k").u32(GgufValueType.ARRAY.id()).u32(99).u64(0).toBytes(), "unknown array element type");
         expectFailure(header(0, 2).str("k").u32(GgufValueType.BOOL.id()).u8(2).toBytes(), "neither 0 nor 1");
         expectFailure(header(0, 2).str("k").u32(GgufValueType.ARRAY.id()).u32(GgufValueType.BOOL.id()).u64(2).u8(1).u8(7)
@@ -223,6 +225,20 @@ class GgufCorruptionTest {
         for (GgufValueType t : new GgufValueType[] {GgufValueType.ARRAY, GgufValueType.STRING, GgufValueType.UINT64, GgufValueType.UINT8}) {
             expectFailure(header(0, 2).str("k").u32(GgufValueType.ARRAY.id()).u32(t.id()).u64(1L << 60).zeros(64).toBytes(),
                     "count");
+        }
+    }
+
+    @Test
+    void wrongTypeLookupsNameTheKeyOffset() {
+        byte[] b = header(0, 2).kvU32("n", 7).toBytes();
+        try (GgufFile f = GgufFile.parse(MemorySegment.ofArray(b), Path.of("x.gguf"))) {
+            long at = f.keyOffset("n").orElseThrow();
+            assertEquals(b.length - 8 - 1 - 4 - 4, at);
+            assertEquals(24, f.keyOffset("general.architecture").orElseThrow());
+            assertEquals(7, f.getLong("n").orElseThrow());
+            assertEquals(at, assertThrowsExactly(ModelFormatException.class, () -> f.getString("n")).offset());
+            assertEquals(24, assertThrowsExactly(ModelFormatException.class, () -> f.getLong("general.architecture")).offset());
+            assertTrue(f.getString("absent").isEmpty());
         }
     }
 

@@ -50,6 +50,20 @@ class GgufFuzzTest {
                 check(f.get(e.getKey()).orElseThrow().equals(e.getValue()), "lookup");
             }
             f.architecture();
+            for (String key : f.metadata().keySet()) {
+                long at = f.keyOffset(key).orElseThrow();
+                check(at >= 24 && at < data.length, "key offset");
+                try {
+                    f.getString(key);
+                } catch (ModelFormatException e) {
+                    check(e.offset() == at && f.metadata().get(key).type() != GgufValueType.STRING, "getString error");
+                }
+                try {
+                    f.getLong(key);
+                } catch (ModelFormatException e) {
+                    check(e.offset() == at && !f.metadata().get(key).type().isInteger(), "getLong error");
+                }
+            }
             for (GgufTensorInfo t : f.tensors()) {
                 check(f.tensor(t.name()).orElseThrow().equals(t), "tensor lookup");
                 check(t.absoluteOffset() == f.dataOffset() + t.relativeOffset(), "absolute offset");

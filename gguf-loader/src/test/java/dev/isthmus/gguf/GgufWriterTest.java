@@ -75,6 +75,25 @@ class GgufWriterTest {
     }
 
     @Test
+    void skippingTheLastTensorStillGivesTheFullLength() throws IOException {
+        Path file = tmp.resolve("skip.gguf");
+        List<GgufWriter.TensorSpec> specs = List.of(
+                new GgufWriter.TensorSpec("a", GgmlType.F32, new long[] {3}),
+                new GgufWriter.TensorSpec("z", GgmlType.F32, new long[] {1 << 20}));
+        try (GgufWriter w = GgufWriter.create(file, meta(), specs)) {
+            w.writeTensorData("a", MemorySegment.ofArray(new float[] {1, 2, 3}));
+            w.skipTensorData("z");
+            assertEquals(w.tensorInfos().getLast().absoluteEnd(), w.bytesWritten());
+        }
+        try (GgufFile f = GgufFile.open(file)) {
+            GgufTensorInfo z = f.tensor("z").orElseThrow();
+            assertEquals(z.absoluteEnd(), f.fileSize(), "4 MiB is aligned: no padding, the file ends with z");
+            assertEquals(0, f.tensorData(z).get(ValueLayout.JAVA_BYTE, z.byteSize() - 1));
+            assertEquals(2f, f.tensorData("a").getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, 1));
+        }
+    }
+
+    @Test
     void misuseIsRejected() throws IOException {
         Path file = tmp.resolve("m.gguf");
         GgufWriter w = GgufWriter.create(file, meta(), TWO);
