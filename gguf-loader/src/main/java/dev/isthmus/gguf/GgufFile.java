@@ -1,6 +1,7 @@
 package dev.isthmus.gguf;
 
 import dev.isthmus.format.ModelFormatException;
+import dev.isthmus.format.UnsupportedModelException;
 import dev.isthmus.memory.MappedFile;
 
 import java.io.IOException;
@@ -231,6 +232,33 @@ public final class GgufFile implements AutoCloseable {
     /** The tensor infos in file order (unmodifiable). */
     public List<GgufTensorInfo> tensors() {
         return tensors;
+    }
+
+    /**
+     * Checks that Isthmus can compute with every tensor's type ({@link GgmlType#computable()}).
+     * Inspecting a file never needs this; loading it for inference does.
+     *
+     * @throws UnsupportedModelException naming the first tensor whose type cannot be computed, its
+     *                                   type, and how many tensors share the problem
+     */
+    public void requireComputable() {
+        GgufTensorInfo first = null;
+        int count = 0;
+        java.util.Set<GgmlType> types = new java.util.TreeSet<>();
+        for (GgufTensorInfo t : tensors) {
+            if (!t.type().computable()) {
+                if (first == null) {
+                    first = t;
+                }
+                count++;
+                types.add(t.type());
+            }
+        }
+        if (first != null) {
+            throw new UnsupportedModelException(path, first.absoluteOffset(), "tensor '" + first.name()
+                    + "' has type " + first.type() + ", which Isthmus cannot compute with yet"
+                    + (count > 1 ? " (" + count + " tensors of types " + types + " in all)" : ""));
+        }
     }
 
     /** The tensor info named {@code name}. */
