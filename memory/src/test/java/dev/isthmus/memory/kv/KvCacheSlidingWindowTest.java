@@ -52,7 +52,7 @@ class KvCacheSlidingWindowTest {
                 s.reserve(1);
                 fill(s, 3, t, t + 1);
             }
-            // Full layers hold 10 blocks each; the sliding layer holds only the blocks of tokens >= 20-4+1-... .
+            // Full layers hold 10 blocks each; the sliding layer only those a query from 19 on can read.
             int liveSliding = 0;
             for (int id : s.blockTable(1)) {
                 if (id >= 0) {
@@ -69,7 +69,6 @@ class KvCacheSlidingWindowTest {
             assertEquals(100 - 10 - 10 - 2, pool.freeBlocks());
             check(s, 3, 0, 20); // full layers: everything; sliding: from firstLiveToken
         }
-        // (the pool was closed after the sequence; a fresh check of the free count happened above)
     }
 
     @Test
