@@ -164,6 +164,11 @@ public final class HfToGguf {
             List<Planned> plan = new ArrayList<>();
             metadata(dir, config, family, options.type(), meta, plan, warn);
             HfTokenizer.addTo(dir, config, meta, warn);
+            if (family == Family.SMOLLM3 && meta.containsKey("tokenizer.chat_template")) {
+                // as llama.cpp's converter: drop the "[:]" slices its template engine does not support
+                meta.put("tokenizer.chat_template",
+                        GgufValue.string(meta.get("tokenizer.chat_template").asString().replace("[:]", "")));
+            }
             planWeights(st, config, family, options.type(), byNormalName, plan);
 
             List<String> fallbacks = new ArrayList<>();
