@@ -364,8 +364,9 @@ class RefRopeTest {
         assertThrows(UnsupportedOperationException.class,
                 () -> new Rope(RopeConfig.plain(10000).withType("proportional"), 64, 128));
         assertThrows(IllegalArgumentException.class, () -> new Rope(RopeConfig.plain(10000), 7, 128));
-        assertThrows(IllegalArgumentException.class, () -> new Rope(RopeConfig.linear(1, 1).withType("dynamic")
-                .withFactor(2).withType("linear"), 8, 128).initialTables().apply(new float[4], 0, 1, 4, 0,
-                RopeLayout.NEOX));
+        RopeTables eight = new Rope(RopeConfig.plain(10000), 8, 128).initialTables();
+        assertThrows(IllegalArgumentException.class, () -> eight.apply(new float[4], 0, 1, 4, 0, RopeLayout.NEOX));
+        assertThrows(IllegalArgumentException.class,
+                () -> new Rope(RopeConfig.plain(10000).withType("linear"), 8, 128));
     }
 }
