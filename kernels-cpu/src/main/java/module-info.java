@@ -4,6 +4,7 @@ module dev.isthmus.kernels.cpu {
     requires jdk.incubator.vector;
 
     exports dev.isthmus.kernels.cpu;
+    exports dev.isthmus.kernels.cpu.ref;
 
     provides dev.isthmus.memory.BackendProvider with dev.isthmus.kernels.cpu.CpuBackendProvider;
 }
