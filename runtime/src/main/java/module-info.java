@@ -14,6 +14,8 @@ module dev.isthmus.runtime {
 
 
     exports dev.isthmus.runtime;
+    // internal: the reference model graphs, visible to the cross-module conformance tests only
+    exports dev.isthmus.runtime.model to dev.isthmus.tests;
 
     opens dev.isthmus.cli to info.picocli;
 
