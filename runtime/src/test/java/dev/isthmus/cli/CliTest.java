@@ -252,7 +252,7 @@ class CliTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String cmd : new String[] {"probe", "inspect"}) {
+        for (String cmd : new String[] {"probe", "inspect", "convert", "logits"}) {
             Result r = run(cmd, "--help");
             assertEquals(0, r.code());
             assertTrue(r.out().contains("Usage: isthmus " + cmd), r.out());

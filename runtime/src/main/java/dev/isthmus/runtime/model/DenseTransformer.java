@@ -54,14 +54,19 @@ public final class DenseTransformer {
     private final float[] finalNorm;
     private final LayerWeights[] layers;
     private final Map<RopeConfig, Rope> ropes = new HashMap<>();
+    private final java.util.concurrent.ForkJoinPool pool;
 
     private record LayerWeights(float[] attnPre, float[] attnPost, float[] ffnPre, float[] ffnPost,
                                 float[] wq, float[] wk, float[] wv, float[] bq, float[] bk, float[] bv, float[] wo,
                                 float[] qNorm, float[] kNorm, float[] wGate, float[] wUp, float[] wDown) {
     }
 
-    private DenseTransformer(DenseSpec spec, Weights w) {
+    private DenseTransformer(DenseSpec spec, Weights w, int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1: " + threads);
+        }
         this.spec = spec;
+        this.pool = threads == 1 ? null : new java.util.concurrent.ForkJoinPool(threads);
         int h = spec.hidden();
         int qDim = spec.heads() * spec.headDim();
         int kvDim = spec.kvHeads() * spec.headDim();
@@ -126,10 +131,25 @@ public final class DenseTransformer {
      * @throws ModelFormatException for a malformed or unsupported model, naming the problem
      */
     public static DenseTransformer load(Path hfFolder) throws IOException {
+        return load(hfFolder, 1);
+    }
+
+    /**
+     * Loads an HF folder, computing with {@code threads} threads (matrix products are split by
+     * output rows; results do not depend on the thread count).
+     */
+    public static DenseTransformer load(Path hfFolder, int threads) throws IOException {
+        if (!java.nio.file.Files.exists(hfFolder)) {
+            throw new java.nio.file.NoSuchFileException(hfFolder.toString());
+        }
+        if (!java.nio.file.Files.isDirectory(hfFolder)) {
+            throw new ModelFormatException(hfFolder, -1, "the reference model runs HF folders (config.json + safetensors); "
+                    + "GGUF files are not supported by it yet");
+        }
         HfConfig config = HfConfig.read(hfFolder.resolve("config.json"));
         DenseSpec spec = Families.spec(config);
         try (SafetensorsModel m = SafetensorsModel.open(hfFolder)) {
-            return new DenseTransformer(spec, new Weights(m));
+            return new DenseTransformer(spec, new Weights(m), threads);
         }
     }
 
@@ -313,19 +333,29 @@ public final class DenseTransformer {
         }
     }
 
-    /** {@code y[t][o] = sum_i x[t][i] * w[o][i] (+ b[o])} for {@code n} rows; HF's Linear with weight {@code [out][in]}. */
-    static float[] matmul(float[] x, int n, int in, float[] w, int out, float[] bias) {
+    /**
+     * {@code y[t][o] = sum_i x[t][i] * w[o][i] (+ b[o])} for {@code n} rows: HF's Linear with weight
+     * {@code [out][in]}, accumulated in double. Output rows are split among the threads.
+     */
+    float[] matmul(float[] x, int n, int in, float[] w, int out, float[] bias) {
         float[] y = new float[n * out];
-        for (int t = 0; t < n; t++) {
-            int xb = t * in;
-            for (int o = 0; o < out; o++) {
-                int wb = o * in;
+        java.util.function.IntConsumer row = o -> {
+            int wb = o * in;
+            for (int t = 0; t < n; t++) {
+                int xb = t * in;
                 double acc = 0;
                 for (int i = 0; i < in; i++) {
                     acc += (double) x[xb + i] * w[wb + i];
                 }
                 y[t * out + o] = (float) acc + (bias == null ? 0f : bias[o]);
             }
+        };
+        if (pool == null || (long) n * out * in < 1 << 16) {
+            for (int o = 0; o < out; o++) {
+                row.accept(o);
+            }
+        } else {
+            pool.submit(() -> java.util.stream.IntStream.range(0, out).parallel().forEach(row)).join();
         }
         return y;
     }
