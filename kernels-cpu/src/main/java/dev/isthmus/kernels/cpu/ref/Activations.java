@@ -1,9 +1,12 @@
 package dev.isthmus.kernels.cpu.ref;
 
 /**
- * Activation functions and gated feed-forward combinations. Scalar functions return the exact
- * value (computed in double) rounded to float; array forms apply them to {@code n} values from an
- * offset. Outputs may alias inputs.
+ * Activation functions and gated feed-forward combinations. Scalar functions follow PyTorch's float32
+ * CPU kernels step by step (each {@code +,*,/} in float, each elementary function {@code exp, erf, tanh}
+ * evaluated exactly and rounded to float), because the order matters where results cancel: exact GELU
+ * of {@code x = -5} is {@code -1.43e-6}, torch's float32 {@code 1 + erf(x / sqrt 2)} gives
+ * {@code -1.19e-6}, and transformers' outputs are what the reference must reproduce. Array forms apply
+ * them to {@code n} values from an offset. Outputs may alias inputs.
  *
  * <ul>
  *   <li>{@link #silu}: transformers {@code ACT2FN["silu"]} = {@code torch.nn.SiLU}: {@code x * sigmoid(x)}.</li>
@@ -28,36 +31,43 @@ public final class Activations {
     /** gpt-oss's SwiGLU clamp {@code limit}. */
     public static final float GPT_OSS_LIMIT = 7.0f;
 
-    private static final double SQRT_2_OVER_PI = Math.sqrt(2.0 / Math.PI);
+    private static final float SQRT1_2 = (float) Math.sqrt(0.5);
+    private static final float GELU_BETA = (float) (Math.sqrt(2.0) * (2.0 / Math.sqrt(Math.PI)) * 0.5);
+    private static final float GELU_KAPPA = 0.044715f;
     private static final double TWO_OVER_SQRT_PI = 2.0 / Math.sqrt(Math.PI);
     private static final double SQRT_PI = Math.sqrt(Math.PI);
 
     private Activations() {
     }
 
-    /** The logistic function {@code 1 / (1 + e^-x)} rounded to float. */
+    /** The logistic function as torch's float32 kernel: {@code 1 / (1 + exp(-x))}. */
     public static float sigmoid(float x) {
-        return (float) sigmoid((double) x);
+        float e = (float) Math.exp(-x);
+        return 1.0f / (1.0f + e);
     }
 
-    private static double sigmoid(double x) {
-        return 1.0 / (1.0 + Math.exp(-x));
-    }
-
-    /** SiLU (swish): {@code x * sigmoid(x)}. */
+    /** SiLU (swish), as torch's kernel: {@code x / (1 + exp(-x))} in float32. */
     public static float silu(float x) {
-        return (float) (x * sigmoid((double) x));
+        float e = (float) Math.exp(-x);
+        return x / (1.0f + e);
     }
 
-    /** Exact GELU: {@code 0.5 * x * (1 + erf(x / sqrt(2)))}. */
+    /** Exact GELU, as torch's kernel: {@code (x * 0.5) * (1 + erf(x * M_SQRT1_2))} in float32. */
     public static float geluErf(float x) {
-        return (float) (0.5 * x * (1.0 + erf(x / Math.sqrt(2.0))));
+        float e = (float) erf(x * SQRT1_2);
+        return (x * 0.5f) * (1.0f + e);
     }
 
-    /** Tanh-approximated GELU as PyTorch's {@code gelu(approximate="tanh")}. */
+    /**
+     * Tanh-approximated GELU, as torch's {@code gelu(approximate="tanh")} kernel in float32:
+     * {@code inner = beta * (x + 0.044715 * x^3)} with {@code beta = sqrt(2/pi)}, then
+     * {@code (0.5 * x) * (1 + tanh(inner))}.
+     */
     public static float geluTanh(float x) {
-        double v = x;
-        return (float) (0.5 * v * (1.0 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))));
+        float cube = x * x * x;
+        float inner = GELU_BETA * (x + GELU_KAPPA * cube);
+        float t = (float) Math.tanh(inner);
+        return (0.5f * x) * (1.0f + t);
     }
 
     /**

@@ -25,9 +25,11 @@ import java.util.List;
  *       both are non-zero, else {@code 0.1 ln(factor) + 1} (1 for {@code factor <= 1}).</li>
  *   <li>{@code longrope}: {@code _compute_longrope_parameters}: {@code inv_freq[i] = 1 / (ext[i] * theta^(2i/dim))}
  *       with {@code ext} the long factors when {@code seqLen > original_max_position_embeddings}, else the short
- *       ones; attention factor explicit, else {@code sqrt(1 + ln(f) / ln(original))} with
- *       {@code f = maxPos / original} (1 when {@code f <= 1}).</li>
+ *       ones; attention factor explicit, else {@code sqrt(1 + ln(f) / ln(original))} with {@code f} the
+ *       explicit {@code factor}, or {@code maxPos / original} when none is given (1 when {@code f <= 1}).</li>
  * </ul>
+ * Absent {@code original_max_position_embeddings} defaults to {@code max_position_embeddings} (transformers 5's
+ * {@code standardize_rope_params}). Checked against transformers 5.17 by {@code RefHfFixtureTest}.
  *
  * <p>Which tables a forward pass uses follows transformers' {@code dynamic_rope_update} decorator; see
  * {@link Schedule}.
@@ -147,8 +149,7 @@ public final class Rope {
         double factor = requireFactor();
         double low = config.lowFreqFactor().orElseThrow(() -> new IllegalArgumentException("llama3 needs low_freq_factor"));
         double high = config.highFreqFactor().orElseThrow(() -> new IllegalArgumentException("llama3 needs high_freq_factor"));
-        int old = config.originalMaxPositionEmbeddings().orElseThrow(
-                () -> new IllegalArgumentException("llama3 needs original_max_position_embeddings"));
+        int old = config.originalMaxPositionEmbeddings().orElse(maxPositionEmbeddings);
         // comparisons of a float32 tensor with a Python float happen in float32
         float lowFreqWavelen = (float) (old / low);
         float highFreqWavelen = (float) (old / high);
@@ -225,15 +226,9 @@ public final class Rope {
 
     private RopeTables longRope(int seqLen) {
         double base = config.theta();
-        int original;
-        double factor;
-        if (config.originalMaxPositionEmbeddings().isPresent()) {
-            original = config.originalMaxPositionEmbeddings().getAsInt();
-            factor = (double) maxPositionEmbeddings / original;
-        } else {
-            original = maxPositionEmbeddings;
-            factor = config.factor().orElse(1.0);
-        }
+        int original = config.originalMaxPositionEmbeddings().orElse(maxPositionEmbeddings);
+        double factor = config.factor().isPresent() ? config.factor().getAsDouble()
+                : (double) maxPositionEmbeddings / original;
         double attention;
         if (config.attentionFactor().isPresent()) {
             attention = config.attentionFactor().getAsDouble();
