@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.isthmus.format.UnsupportedModelException;
+import dev.isthmus.gguf.GgufFile;
 import dev.isthmus.gguf.GgufValue;
 import dev.isthmus.gguf.GgufWriter;
 import dev.isthmus.runtime.convert.ConvertType;
@@ -114,6 +115,35 @@ class ConformanceGgufTest {
         double worst = maxDelta(ConformanceTest.floats(dir.resolve("logits.f32")), model.logits(input));
         System.out.printf("gguf %-14s %-5s max |dlogit| = %.2e  fallbacks %s%n", name, type, worst, fallbacks);
         assertTrue(worst <= BOUNDS.get(type), name + " " + type + ": max |dlogit| " + worst + " > " + BOUNDS.get(type));
+    }
+
+    /**
+     * A Gemma GGUF as llama.cpp's converter writes it, without the per-layer
+     * {@code attention.sliding_window_pattern} that {@code isthmus convert} adds: the loader falls
+     * back to llama.cpp's fixed patterns (Gemma 2 every other layer, Gemma 3 five of six), which the
+     * fixtures follow.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"gemma2", "gemma3"})
+    void gemmaWithoutTheLayerPatternUsesLlamaCppsFixedPattern(String name, @TempDir Path tmp) throws Exception {
+        Path dir = FixtureIntegrityTest.root().resolve(name);
+        Path full = tmp.resolve(name + ".gguf");
+        convert(name, ConvertType.F32, full);
+        Path stripped = tmp.resolve(name + "-llamacpp.gguf");
+        try (GgufFile in = GgufFile.open(full)) {
+            Map<String, GgufValue> meta = new java.util.LinkedHashMap<>(in.metadata());
+            assertTrue(meta.remove(in.architecture() + ".attention.sliding_window_pattern") != null);
+            List<GgufWriter.TensorSpec> specs = in.tensors().stream().map(GgufWriter.TensorSpec::of).toList();
+            try (GgufWriter w = GgufWriter.create(stripped, meta, specs)) {
+                for (var t : in.tensors()) {
+                    w.writeTensorData(t.name(), in.tensorData(t));
+                }
+            }
+        }
+        DenseTransformer model = DenseTransformer.load(stripped);
+        int[] input = ConformanceTest.ids(dir.resolve("input_ids.txt"));
+        double worst = maxDelta(ConformanceTest.floats(dir.resolve("logits.f32")), model.logits(input));
+        assertTrue(worst <= BOUNDS.get(ConvertType.F32), name + ": max |dlogit| " + worst);
     }
 
     @Test
