@@ -146,6 +146,58 @@ class ConformanceGgufTest {
         assertTrue(worst <= BOUNDS.get(ConvertType.F32), name + ": max |dlogit| " + worst);
     }
 
+    /**
+     * Bounds on max |Δlogit| of the widened fixtures (logit standard deviation about 1) vs the same
+     * model from F32 safetensors, per type (see docs/CONFORMANCE.md for the measurements).
+     */
+    static final Map<ConvertType, Double> WIDE_BOUNDS = Map.of(
+            ConvertType.F32, 1e-3,
+            ConvertType.Q8_0, 0.3,
+            ConvertType.Q6_K, 1.0,
+            ConvertType.Q4_K, 3.5);
+
+    /**
+     * Q4_K and Q6_K for real: the fixtures' rows are too short for their 256-element blocks, so each
+     * fixture's config is widened four times (hidden 256, head_dim ×4, intermediate 512; vocabulary,
+     * layers, heads, RoPE and attention pattern as they are) and filled with seeded random weights
+     * ({@link WideFixture}). The reference is the same model run from its F32 safetensors; every
+     * type must be written without fallbacks and stay within {@link #WIDE_BOUNDS}.
+     */
+    @ParameterizedTest
+    @MethodSource("fixtures")
+    void kQuantsOnWidenedFixtures(String name, @TempDir Path tmp) throws Exception {
+        Path hf = WideFixture.write(FixtureIntegrityTest.root().resolve(name), tmp.resolve(name), 4, 512);
+        int[] input = ConformanceTest.ids(FixtureIntegrityTest.root().resolve(name).resolve("input_ids.txt"));
+        float[] reference = DenseTransformer.load(hf).logits(input);
+        StringBuilder line = new StringBuilder(String.format("wide %-14s logit std %.2f", name, std(reference)));
+        List<String> failures = new ArrayList<>();
+        for (ConvertType type : List.of(ConvertType.F32, ConvertType.Q8_0, ConvertType.Q6_K, ConvertType.Q4_K)) {
+            Path gguf = tmp.resolve(name + "-" + type + ".gguf");
+            HfToGguf.Result r = HfToGguf.convert(new HfToGguf.Options(hf, gguf, type, false), w -> { }, null);
+            assertEquals(List.of(), r.fallbacks(), name + " " + type + " fallbacks");
+            double worst = maxDelta(reference, DenseTransformer.load(gguf).logits(input));
+            line.append(String.format("  %s %.2e", type, worst));
+            if (!(worst <= WIDE_BOUNDS.get(type))) {
+                failures.add(type + " " + worst + " > " + WIDE_BOUNDS.get(type));
+            }
+        }
+        System.out.println(line);
+        assertEquals(List.of(), failures, name + " widened");
+    }
+
+    static double std(float[] v) {
+        double m = 0;
+        for (float x : v) {
+            m += x;
+        }
+        m /= v.length;
+        double s = 0;
+        for (float x : v) {
+            s += (x - m) * (x - m);
+        }
+        return Math.sqrt(s / v.length);
+    }
+
     @Test
     void unsupportedArchitectureIsNamed(@TempDir Path tmp) throws Exception {
         Path gguf = tmp.resolve("mamba.gguf");
