@@ -152,6 +152,9 @@ public final class DenseTransformer {
         }
         try (GgufFile f = GgufFile.open(path)) {
             String arch = f.architecture();
+            if (arch == null) {
+                throw new ModelFormatException(path, -1, "GGUF file has no " + GgufFile.ARCHITECTURE_KEY);
+            }
             Family family = Family.ofArch(arch).orElseThrow(() -> new UnsupportedModelException(path, -1,
                     "GGUF architecture '" + arch + "' is not supported; supported: "
                             + String.join(", ", Family.supportedArchs())));
