@@ -16,6 +16,8 @@ module dev.isthmus.runtime {
     exports dev.isthmus.runtime;
     // internal: the reference model graphs, visible to the cross-module conformance tests only
     exports dev.isthmus.runtime.model to dev.isthmus.tests;
+    // internal: the converter, for the GGUF conformance tests (convert, then run from the GGUF)
+    exports dev.isthmus.runtime.convert to dev.isthmus.tests;
 
     opens dev.isthmus.cli to info.picocli;
 

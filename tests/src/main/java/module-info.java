@@ -2,4 +2,5 @@
 open module dev.isthmus.tests {
     requires dev.isthmus.runtime;
     requires jmh.core;
+    requires com.fasterxml.jackson.databind;
 }

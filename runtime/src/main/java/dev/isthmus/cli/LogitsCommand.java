@@ -32,12 +32,12 @@ import picocli.CommandLine.Model.CommandSpec;
                     + "little-endian float32, shape [tokens, vocab], row-major.",
             "With --greedy N it then prints, on one stdout line, the N greedy token ids generated after the given "
                     + "tokens (using the KV cache).",
-            "MODEL is a Hugging Face folder (config.json + safetensors)."})
+            "MODEL is a GGUF file or a Hugging Face folder (config.json + safetensors)."})
 final class LogitsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "MODEL", description = "An HF model folder.")
+    @Parameters(paramLabel = "MODEL", description = "A GGUF file or an HF model folder.")
     Path model;
 
     @Option(names = "--tokens", required = true, split = ",", paramLabel = "ID,ID,...",

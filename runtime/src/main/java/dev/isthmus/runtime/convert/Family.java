@@ -21,8 +21,8 @@ import java.util.Optional;
  * </ul>
  */
 public enum Family {
-    /** Llama 2/3/3.x, Mistral 7B, Ministral, and the text model of Mistral Small 3.1 (model_type mistral3). */
-    LLAMA("llama", List.of("llama", "mistral", "mistral3"), true, false, llamaTable(false).build()),
+    /** Llama 2/3/3.x, Mistral 7B, Ministral (model_type ministral), and the text model of Mistral Small 3.1 (model_type mistral3). */
+    LLAMA("llama", List.of("llama", "mistral", "ministral", "mistral3"), true, false, llamaTable(false).build()),
     /** Qwen2 / Qwen2.5: q/k/v biases. */
     QWEN2("qwen2", List.of("qwen2"), false, false, llamaTable(false).build()),
     /** Qwen3: q/k norms. */
@@ -129,6 +129,25 @@ public enum Family {
             }
         }
         return Optional.empty();
+    }
+
+    /** The family whose GGUF {@code general.architecture} is {@code arch}, if supported. */
+    public static Optional<Family> ofArch(String arch) {
+        for (Family f : values()) {
+            if (f.arch.equals(arch)) {
+                return Optional.of(f);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Every supported GGUF architecture, for error messages. */
+    public static List<String> supportedArchs() {
+        List<String> out = new ArrayList<>();
+        for (Family f : values()) {
+            out.add(f.arch);
+        }
+        return out;
     }
 
     /** Every supported {@code model_type}, for error messages. */

@@ -248,13 +248,18 @@ public final class HfToGguf {
             case LLAMA, SMOLLM3 -> {
                 m.put(a + ".vocab_size", GgufValue.uint32(c.vocabSize()));
                 m.put(a + ".rope.dimension_count", GgufValue.uint32(c.headDim()));
+                slidingWindow(c, a, m);
             }
             case GEMMA2 -> {
                 c.attnLogitSoftcapping().ifPresent(v -> m.put(a + ".attn_logit_softcapping", GgufValue.float32((float) v)));
                 c.finalLogitSoftcapping().ifPresent(v -> m.put(a + ".final_logit_softcapping", GgufValue.float32((float) v)));
-                c.slidingWindow().ifPresent(v -> m.put(a + ".attention.sliding_window", GgufValue.uint32(v)));
+                slidingWindow(c, a, m);
+                gemmaAttentionScale(c, a, m);
             }
-            case GEMMA3 -> c.slidingWindow().ifPresent(v -> m.put(a + ".attention.sliding_window", GgufValue.uint32(v)));
+            case GEMMA3 -> {
+                slidingWindow(c, a, m);
+                gemmaAttentionScale(c, a, m);
+            }
             case OLMO2 -> {
                 OptionalInt sw = c.slidingWindow();
                 if (sw.isPresent()) {
@@ -308,6 +313,38 @@ public final class HfToGguf {
             case RopeParameters.DEFAULT, RopeParameters.LONGROPE -> {
             }
             default -> warn.accept("rope scaling type '" + rt + "' has no GGUF equivalent here; not written");
+        }
+    }
+
+    /**
+     * {@code attention.sliding_window} and, beyond llama.cpp's converter (whose llama architecture
+     * drops Mistral's and Ministral's windows, and whose Gemma loaders assume fixed patterns), the
+     * per-layer {@code attention.sliding_window_pattern} (true = sliding, as for OLMo 3), so that
+     * the GGUF keeps which layers slide. llama.cpp ignores the extra key where it does not read it.
+     */
+    private static void slidingWindow(HfConfig c, String a, Map<String, GgufValue> m) {
+        OptionalInt sw = c.slidingWindow();
+        if (sw.isEmpty() || sw.getAsInt() <= 0) {
+            return;
+        }
+        m.put(a + ".attention.sliding_window", GgufValue.uint32(sw.getAsInt()));
+        List<String> types = c.layerTypes();
+        boolean[] pattern = new boolean[types.size()];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = types.get(i).equals(HfConfig.SLIDING_ATTENTION);
+        }
+        m.put(a + ".attention.sliding_window_pattern", GgufValue.boolArray(pattern));
+    }
+
+    /**
+     * Gemma's query scale {@code query_pre_attn_scalar^-0.5} as llama.cpp's {@code attention.scale},
+     * written when the scalar is not the head size (llama.cpp's Gemma loaders otherwise assume
+     * {@code 1/sqrt(head_dim)}, or {@code 1/sqrt(hidden/heads)} for the 27B models).
+     */
+    private static void gemmaAttentionScale(HfConfig c, String a, Map<String, GgufValue> m) {
+        OptionalDouble scalar = c.queryPreAttnScalar();
+        if (scalar.isPresent() && scalar.getAsDouble() != c.headDim()) {
+            m.put(a + ".attention.scale", GgufValue.float32((float) Math.pow(scalar.getAsDouble(), -0.5)));
         }
     }
 

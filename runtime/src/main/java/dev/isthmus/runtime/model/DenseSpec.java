@@ -82,6 +82,16 @@ public record DenseSpec(String family, int hidden, int heads, int kvHeads, int h
         }
     }
 
+    /** This spec with other per-layer attention (same layer count). */
+    DenseSpec withLayers(List<Layer> newLayers) {
+        if (newLayers.size() != layers.size()) {
+            throw new IllegalArgumentException(newLayers.size() + " layers for a spec of " + layers.size());
+        }
+        return new DenseSpec(family, hidden, heads, kvHeads, headDim, intermediate, vocab, eps, maxPositions, norm,
+                attnPreNorm, attnPostNorm, ffnPreNorm, ffnPostNorm, qkNorm, qkvBias, fusedQkv, fusedGateUp, activation,
+                embedScale, attnScale, attnSoftCap, finalSoftCap, tiedEmbeddings, newLayers);
+    }
+
     /** Per-layer attention from the config's layer types, sliding window and RoPE parameters. */
     static List<Layer> layersOf(HfConfig c, boolean[] noRope) {
         List<Layer> list = new ArrayList<>();

@@ -1,6 +1,8 @@
 package dev.isthmus.runtime.model;
 
 import dev.isthmus.format.ModelFormatException;
+import dev.isthmus.format.UnsupportedModelException;
+import dev.isthmus.gguf.GgufFile;
 import dev.isthmus.hf.HfConfig;
 import dev.isthmus.kernels.cpu.ref.Activations;
 import dev.isthmus.kernels.cpu.ref.Attention;
@@ -15,9 +17,16 @@ import dev.isthmus.memory.kv.KvBlockPool;
 import dev.isthmus.memory.kv.KvCacheConfig;
 import dev.isthmus.memory.kv.KvSequence;
 import dev.isthmus.memory.kv.KvType;
+import dev.isthmus.runtime.convert.Family;
 import dev.isthmus.safetensors.SafetensorsModel;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -126,30 +135,63 @@ public final class DenseTransformer {
     }
 
     /**
-     * Loads an HF folder (config.json and safetensors) into float32 arrays.
+     * Loads a model into float32 arrays: an HF folder (config.json and safetensors), or a GGUF file
+     * (told apart by being a directory, or by the GGUF magic). A GGUF file's spec comes from its
+     * metadata ({@link GgufConfig}); its tensors are dequantized and put back in HF layout
+     * ({@link GgufWeights}).
      *
-     * @throws ModelFormatException for a malformed or unsupported model, naming the problem
+     * @throws ModelFormatException      for a malformed model, or a file that is neither, naming the problem
+     * @throws UnsupportedModelException for an unsupported model type or GGUF architecture (naming it and the
+     *                                   supported ones), or a GGUF tensor type Isthmus cannot compute with
      */
-    public static DenseTransformer load(Path hfFolder) throws IOException {
-        return load(hfFolder, 1);
+    public static DenseTransformer load(Path path) throws IOException {
+        return load(path, 1);
     }
 
     /**
-     * Loads an HF folder, computing with {@code threads} threads (matrix products are split by
-     * output rows; results do not depend on the thread count).
+     * Loads an HF folder or a GGUF file, computing with {@code threads} threads (matrix products are
+     * split by output rows; results do not depend on the thread count).
      */
-    public static DenseTransformer load(Path hfFolder, int threads) throws IOException {
-        if (!java.nio.file.Files.exists(hfFolder)) {
-            throw new java.nio.file.NoSuchFileException(hfFolder.toString());
+    public static DenseTransformer load(Path path, int threads) throws IOException {
+        if (Files.isDirectory(path)) {
+            HfConfig config = HfConfig.read(path.resolve("config.json"));
+            DenseSpec spec = Families.spec(config);
+            try (SafetensorsModel m = SafetensorsModel.open(path)) {
+                return new DenseTransformer(spec, new SafetensorsWeights(m), threads);
+            }
         }
-        if (!java.nio.file.Files.isDirectory(hfFolder)) {
-            throw new ModelFormatException(hfFolder, -1, "the reference model runs HF folders (config.json + safetensors); "
-                    + "GGUF files are not supported by it yet");
+        if (!isGguf(path)) {
+            throw new ModelFormatException(path, 0, "neither a Hugging Face model folder nor a GGUF file");
         }
-        HfConfig config = HfConfig.read(hfFolder.resolve("config.json"));
-        DenseSpec spec = Families.spec(config);
-        try (SafetensorsModel m = SafetensorsModel.open(hfFolder)) {
-            return new DenseTransformer(spec, new Weights(m), threads);
+        try (GgufFile f = GgufFile.open(path)) {
+            String arch = f.architecture();
+            if (arch == null) {
+                throw new ModelFormatException(path, -1, "GGUF file has no " + GgufFile.ARCHITECTURE_KEY);
+            }
+            Family family = Family.ofArch(arch).orElseThrow(() -> new UnsupportedModelException(path, -1,
+                    "GGUF architecture '" + arch + "' is not supported; supported: "
+                            + String.join(", ", Family.supportedArchs())));
+            f.requireComputable();
+            DenseSpec spec = Families.spec(GgufConfig.hfConfig(f, family));
+            List<Double> freqs = GgufConfig.ropeFreqs(f);
+            if (!freqs.isEmpty()) {
+                List<DenseSpec.Layer> layers = new ArrayList<>();
+                for (DenseSpec.Layer l : spec.layers()) {
+                    layers.add(l.rope() == null ? l : new DenseSpec.Layer(l.slidingWindow(), l.rope().withFreqFactors(freqs)));
+                }
+                spec = spec.withLayers(layers);
+            }
+            return new DenseTransformer(spec, new GgufWeights(f, family, spec.heads(), spec.kvHeads()), threads);
+        }
+    }
+
+    private static boolean isGguf(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString());
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && ByteBuffer.wrap(magic).order(ByteOrder.LITTLE_ENDIAN).getInt() == GgufFile.MAGIC;
         }
     }
 

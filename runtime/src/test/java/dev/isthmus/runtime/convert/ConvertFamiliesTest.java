@@ -304,6 +304,8 @@ class ConvertFamiliesTest {
             assertEquals(50f, (float) g.get("gemma2.attn_logit_softcapping").orElseThrow().asDouble());
             assertEquals(30f, (float) g.get("gemma2.final_logit_softcapping").orElseThrow().asDouble());
             assertEquals(4096, g.getLong("gemma2.attention.sliding_window").orElseThrow());
+            assertArrayEquals(new boolean[] {true}, g.get("gemma2.attention.sliding_window_pattern").orElseThrow().booleans());
+            assertFalse(g.get("gemma2.attention.scale").isPresent(), "query_pre_attn_scalar == head_dim: no scale key");
             assertEquals(32, g.getLong("gemma2.attention.key_length").orElseThrow());
             assertEquals(32, g.getLong("gemma2.attention.value_length").orElseThrow());
             assertFalse(g.get("tokenizer.ggml.model").isPresent());
@@ -423,6 +425,55 @@ class ConvertFamiliesTest {
             assertTrue(g.tensor("blk.1.attn_q_norm.weight").isPresent());
             assertTrue(g.tensor("blk.1.post_ffw_norm.weight").isPresent());
             assertFalse(g.tensor("blk.1.attn_norm.weight").isPresent());
+        }
+    }
+
+    @Test
+    void ministralKeepsItsSlidingLayers() throws IOException {
+        HfFolder f = new HfFolder(tmp.resolve("ministral"));
+        f.config("""
+                {"model_type":"ministral","hidden_size":64,"intermediate_size":128,"num_hidden_layers":2,
+                 "num_attention_heads":2,"num_key_value_heads":2,"vocab_size":16,"max_position_embeddings":4096,
+                 "rms_norm_eps":1e-6,"rope_theta":100000000.0,"sliding_window":32,
+                 "layer_types":["sliding_attention","full_attention"]}
+                """);
+        f.add("model.embed_tokens.weight", 16, 64);
+        for (int i = 0; i < 2; i++) {
+            String p = "model.layers." + i + ".";
+            f.add(p + "input_layernorm.weight", 64);
+            f.add(p + "self_attn.q_proj.weight", 64, 64);
+            f.add(p + "self_attn.k_proj.weight", 64, 64);
+            f.add(p + "self_attn.v_proj.weight", 64, 64);
+            f.add(p + "self_attn.o_proj.weight", 64, 64);
+            f.add(p + "post_attention_layernorm.weight", 64);
+            f.add(p + "mlp.gate_proj.weight", 128, 64);
+            f.add(p + "mlp.up_proj.weight", 128, 64);
+            f.add(p + "mlp.down_proj.weight", 64, 128);
+        }
+        f.add("model.norm.weight", 64);
+        f.add("lm_head.weight", 16, 64);
+        f.writeSafetensors();
+        try (GgufFile g = convert(f, ConvertType.F32)) {
+            assertEquals("llama", g.architecture());
+            assertEquals(32, g.getLong("llama.attention.sliding_window").orElseThrow());
+            assertArrayEquals(new boolean[] {true, false}, g.get("llama.attention.sliding_window_pattern").orElseThrow().booleans());
+        }
+    }
+
+    @Test
+    void gemmaKeepsAQueryScaleOtherThanTheHeadSize() throws IOException {
+        HfFolder gemma = new HfFolder(tmp.resolve("gemma2-scaled"));
+        gemma.config("""
+                {"model_type":"gemma2","hidden_size":64,"intermediate_size":128,"num_hidden_layers":1,
+                 "num_attention_heads":2,"num_key_value_heads":1,"head_dim":32,"vocab_size":16,
+                 "max_position_embeddings":8192,"rms_norm_eps":1e-6,"rope_theta":10000.0,"query_pre_attn_scalar":24}
+                """);
+        HfFolder base = gemma2();
+        base.tensors.forEach((n, t) -> gemma.add(n, t.shape()));
+        gemma.writeSafetensors();
+        try (GgufFile g = convert(gemma, ConvertType.F32)) {
+            assertEquals((float) Math.pow(24, -0.5), (float) g.get("gemma2.attention.scale").orElseThrow().asDouble());
+            assertFalse(g.get("gemma2.attention.sliding_window").isPresent());
         }
     }
 }

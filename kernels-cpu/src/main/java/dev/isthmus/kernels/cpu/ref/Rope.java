@@ -31,6 +31,9 @@ import java.util.List;
  * Absent {@code original_max_position_embeddings} defaults to {@code max_position_embeddings} (transformers 5's
  * {@code standardize_rope_params}). Checked against transformers 5.17 by {@code RefHfFixtureTest}.
  *
+ * <p>Optional per-frequency divisors ({@link RopeConfig#freqFactors()}, llama.cpp's {@code rope_freqs}) divide
+ * every type's {@code inv_freq} last.
+ *
  * <p>Which tables a forward pass uses follows transformers' {@code dynamic_rope_update} decorator; see
  * {@link Schedule}.
  */
@@ -95,14 +98,14 @@ public final class Rope {
     private RopeTables compute(int seqLen) {
         String type = config.ropeType();
         return switch (type) {
-            case "default" -> new RopeTables(defaultInvFreq(config.theta()), 1f, rotaryDim);
+            case "default" -> tables(defaultInvFreq(config.theta()), 1f, rotaryDim);
             case "linear" -> {
                 float[] inv = defaultInvFreq(config.theta());
                 float factor = (float) requireFactor();
                 for (int i = 0; i < inv.length; i++) {
                     inv[i] = inv[i] / factor;
                 }
-                yield new RopeTables(inv, 1f, rotaryDim);
+                yield tables(inv, 1f, rotaryDim);
             }
             case "dynamic" -> dynamic(seqLen);
             case "llama3" -> llama3();
@@ -110,6 +113,23 @@ public final class Rope {
             case "longrope" -> longRope(seqLen);
             default -> throw new UnsupportedOperationException("rope type '" + type + "' has no reference implementation");
         };
+    }
+
+    /**
+     * The tables of {@code inv}, after dividing by the configuration's per-frequency factors, if any.
+     */
+    private RopeTables tables(float[] inv, float attention, int dim) {
+        List<Double> ff = config.freqFactors();
+        if (!ff.isEmpty()) {
+            if (ff.size() != inv.length) {
+                throw new IllegalArgumentException(ff.size() + " frequency factors for " + inv.length
+                        + " rotary frequencies");
+            }
+            for (int i = 0; i < inv.length; i++) {
+                inv[i] = (float) (inv[i] / ff.get(i));
+            }
+        }
+        return new RopeTables(inv, attention, dim);
     }
 
     private double requireFactor() {
@@ -141,7 +161,7 @@ public final class Rope {
         double length = seqLen > maxPos ? seqLen : maxPos;
         double base = config.theta()
                 * Math.pow(factor * length / maxPos - (factor - 1), (double) rotaryDim / (rotaryDim - 2));
-        return new RopeTables(defaultInvFreq(base), 1f, rotaryDim);
+        return tables(defaultInvFreq(base), 1f, rotaryDim);
     }
 
     private RopeTables llama3() {
@@ -166,7 +186,7 @@ public final class Rope {
             }
             out[i] = scaled;
         }
-        return new RopeTables(out, 1f, rotaryDim);
+        return tables(out, 1f, rotaryDim);
     }
 
     private static double yarnMscale(double scale, double mscale) {
@@ -216,7 +236,7 @@ public final class Rope {
             float extrapolationFactor = 1 - ramp;
             inv[i] = interpolation * (1 - extrapolationFactor) + extrapolation * extrapolationFactor;
         }
-        return new RopeTables(inv, (float) attention, rotaryDim);
+        return tables(inv, (float) attention, rotaryDim);
     }
 
     /** YaRN's inverse dimension formula: the dimension whose wavelength fits {@code rotations} times in the context. */
@@ -246,7 +266,7 @@ public final class Rope {
             float e = ext.get(i).floatValue();
             inv[i] = 1.0f / (e * power(base, i));
         }
-        return new RopeTables(inv, (float) attention, rotaryDim);
+        return tables(inv, (float) attention, rotaryDim);
     }
 
     /**

@@ -28,13 +28,17 @@ import java.util.OptionalInt;
  * @param shortFactor                   longrope per-frequency factors for short contexts
  * @param longFactor                    longrope per-frequency factors for long contexts
  * @param partialRotaryFactor           fraction of each head's dimensions that are rotated
+ * @param freqFactors                   optional per-frequency divisors, one per rotated pair, applied after
+ *                                      the type's own computation: {@code inv_freq[i] /= freqFactors[i]}
+ *                                      (llama.cpp's {@code rope_freqs} / {@code rope_factors} tensors, which is
+ *                                      all a GGUF keeps of llama3 scaling); empty for none
  */
 public record RopeConfig(String ropeType, double theta, OptionalDouble factor,
                          OptionalInt originalMaxPositionEmbeddings, OptionalDouble lowFreqFactor,
                          OptionalDouble highFreqFactor, OptionalDouble betaFast, OptionalDouble betaSlow,
                          OptionalDouble attentionFactor, OptionalDouble mscale, OptionalDouble mscaleAllDim,
                          Optional<Boolean> truncate, List<Double> shortFactor, List<Double> longFactor,
-                         double partialRotaryFactor) {
+                         double partialRotaryFactor, List<Double> freqFactors) {
     /** Null checks and defensive copies. */
     public RopeConfig {
         Objects.requireNonNull(ropeType, "ropeType");
@@ -50,9 +54,27 @@ public record RopeConfig(String ropeType, double theta, OptionalDouble factor,
         Objects.requireNonNull(truncate, "truncate");
         shortFactor = List.copyOf(shortFactor);
         longFactor = List.copyOf(longFactor);
+        freqFactors = List.copyOf(freqFactors);
+        for (double f : freqFactors) {
+            if (!(f > 0) || Double.isInfinite(f)) {
+                throw new IllegalArgumentException("frequency factor " + f + " is not positive and finite");
+            }
+        }
         if (!(partialRotaryFactor > 0 && partialRotaryFactor <= 1)) {
             throw new IllegalArgumentException("partial rotary factor " + partialRotaryFactor + " not in (0, 1]");
         }
+    }
+
+    /** The parameters without per-frequency divisors (the form transformers' configs describe). */
+    public RopeConfig(String ropeType, double theta, OptionalDouble factor,
+                      OptionalInt originalMaxPositionEmbeddings, OptionalDouble lowFreqFactor,
+                      OptionalDouble highFreqFactor, OptionalDouble betaFast, OptionalDouble betaSlow,
+                      OptionalDouble attentionFactor, OptionalDouble mscale, OptionalDouble mscaleAllDim,
+                      Optional<Boolean> truncate, List<Double> shortFactor, List<Double> longFactor,
+                      double partialRotaryFactor) {
+        this(ropeType, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor, betaFast,
+                betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor,
+                partialRotaryFactor, List.of());
     }
 
     /** Plain RoPE with base {@code theta}, every dimension rotated. */
@@ -85,21 +107,21 @@ public record RopeConfig(String ropeType, double theta, OptionalDouble factor,
     public RopeConfig withType(String type) {
         return new RopeConfig(type, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor,
                 betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor,
-                partialRotaryFactor);
+                partialRotaryFactor, freqFactors);
     }
 
     /** This configuration with another scaling factor. */
     public RopeConfig withFactor(double value) {
         return new RopeConfig(ropeType, theta, OptionalDouble.of(value), originalMaxPositionEmbeddings, lowFreqFactor,
                 highFreqFactor, betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor,
-                longFactor, partialRotaryFactor);
+                longFactor, partialRotaryFactor, freqFactors);
     }
 
     /** This configuration with another original (pre-training) context length. */
     public RopeConfig withOriginalMaxPositionEmbeddings(int value) {
         return new RopeConfig(ropeType, theta, factor, OptionalInt.of(value), lowFreqFactor, highFreqFactor, betaFast,
                 betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor,
-                partialRotaryFactor);
+                partialRotaryFactor, freqFactors);
     }
 
     /** This configuration with YaRN's optional knobs set (pass empty optionals to leave them absent). */
@@ -108,19 +130,30 @@ public record RopeConfig(String ropeType, double theta, OptionalDouble factor,
                                Optional<Boolean> truncateValue) {
         return new RopeConfig(ropeType, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor,
                 fast, slow, attention, mscaleValue, mscaleAllDimValue, truncateValue, shortFactor, longFactor,
-                partialRotaryFactor);
+                partialRotaryFactor, freqFactors);
     }
 
     /** This configuration with LongRoPE's factor lists and optional explicit attention factor. */
     public RopeConfig withLongRope(List<Double> shortFactors, List<Double> longFactors, OptionalDouble attention) {
         return new RopeConfig(ropeType, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor,
                 betaFast, betaSlow, attention, mscale, mscaleAllDim, truncate, shortFactors, longFactors,
-                partialRotaryFactor);
+                partialRotaryFactor, freqFactors);
     }
 
     /** This configuration rotating only {@code fraction} of each head's dimensions. */
     public RopeConfig withPartialRotaryFactor(double fraction) {
         return new RopeConfig(ropeType, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor,
-                betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor, fraction);
+                betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor, fraction,
+                freqFactors);
+    }
+
+    /**
+     * This configuration with per-frequency divisors ({@code inv_freq[i] /= factors[i]} after the type's
+     * own computation, as llama.cpp applies {@code rope_freqs}); an empty list removes them.
+     */
+    public RopeConfig withFreqFactors(List<Double> factors) {
+        return new RopeConfig(ropeType, theta, factor, originalMaxPositionEmbeddings, lowFreqFactor, highFreqFactor,
+                betaFast, betaSlow, attentionFactor, mscale, mscaleAllDim, truncate, shortFactor, longFactor,
+                partialRotaryFactor, factors);
     }
 }

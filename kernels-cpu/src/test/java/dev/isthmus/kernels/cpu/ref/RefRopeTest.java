@@ -369,4 +369,33 @@ class RefRopeTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new Rope(RopeConfig.plain(10000).withType("linear"), 8, 128));
     }
+
+    @Test
+    void frequencyFactorsDivideInverseFrequencies() {
+        List<Double> ff = List.of(1.0, 2.0, 4.0, 8.0);
+        RopeConfig plain = RopeConfig.plain(10000);
+        RopeConfig divided = plain.withFreqFactors(ff);
+        assertEquals(List.of(), plain.freqFactors());
+        assertNotEquals(plain, divided);
+        RopeTables base = new Rope(plain, 8, 64).initialTables();
+        RopeTables t = new Rope(divided, 8, 64).initialTables();
+        for (int i = 0; i < 4; i++) {
+            assertEquals(base.inverseFrequency(i) / ff.get(i).floatValue(), t.inverseFrequency(i), 0f, "inv_freq " + i);
+        }
+        // the factors reproduce llama3 scaling when they are its divisors (what a GGUF's rope_freqs holds)
+        RopeConfig llama3 = RopeConfig.llama3(500000, 8, 1, 4, 32);
+        RopeTables l3 = new Rope(llama3, 16, 128).initialTables();
+        RopeTables plain16 = new Rope(RopeConfig.plain(500000), 16, 128).initialTables();
+        List<Double> divisors = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            divisors.add((double) plain16.inverseFrequency(i) / l3.inverseFrequency(i));
+        }
+        RopeTables viaFactors = new Rope(RopeConfig.plain(500000).withFreqFactors(divisors), 16, 128).initialTables();
+        for (int i = 0; i < 8; i++) {
+            assertRelative(l3.inverseFrequency(i), viaFactors.inverseFrequency(i), 1e-6, "llama3 inv_freq " + i);
+        }
+        // wrong count and non-positive factors are refused
+        assertThrows(IllegalArgumentException.class, () -> new Rope(plain.withFreqFactors(List.of(1.0)), 8, 64));
+        assertThrows(IllegalArgumentException.class, () -> plain.withFreqFactors(List.of(1.0, 0.0, 1.0, 1.0)));
+    }
 }
