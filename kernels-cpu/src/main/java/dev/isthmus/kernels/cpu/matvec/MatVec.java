@@ -1,0 +1,553 @@
+package dev.isthmus.kernels.cpu.matvec;
+
+import dev.isthmus.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Decode-time matrix–vector product {@code y = W·x} reading the weight matrix {@code W} in place, in
+ * its GGUF block layout (typically a read-only slice of a memory-mapped file; little-endian, any
+ * alignment).
+ *
+ * <p>{@code W} is row-major {@code [rows][cols]}: row {@code r} starts at byte
+ * {@code r * type.rowSize(cols)} and holds {@code cols / type.blockSize()} blocks laid end to end
+ * (layouts in {@code docs/QUANT_FORMATS.md}). {@code x} holds {@code cols} floats and {@code y}
+ * receives {@code rows} floats, both in native byte order.
+ *
+ * <p>Method: every type is dequantized on the fly in vector registers and multiplied into float
+ * accumulators with fused multiply-add; the activations stay float (no int8 re-quantization of
+ * {@code x}), so the only error against the exact product is float rounding (see
+ * {@code docs/MATVEC.md} for the bound and the measurements). Block scales are applied per block
+ * (Q8_0, Q4_0, MXFP4: the block's integer-code dot product is formed first, then scaled once) or per
+ * element with one FMA ({@code q·scale + offset}, the other types).
+ *
+ * <p>Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+ * MXFP4. Arguments are validated before any memory is read; a bad shape or short segment is an
+ * {@link IllegalArgumentException}, never an out-of-bounds read. The kernels allocate nothing once
+ * compiled. This class is stateless and thread-safe; {@link MatVecPool} splits rows over threads.
+ */
+public final class MatVec {
+
+    /** Float species: the preferred shape, clamped to 256 or 512 bits (8 or 16 lanes). */
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 16
+            ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    /** Lanes per float vector (8 or 16); divides every group size used below (16, 32). */
+    static final int L = F.length();
+    /** Byte species with as many lanes as {@link #F}: a {@code B2F} conversion maps it lane for lane. */
+    private static final VectorSpecies<Byte> B = L == 16 ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
+    /** 16 bytes (one legacy block's nibbles), for the MXFP4 table lookup. */
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Short> S = L == 16 ? ShortVector.SPECIES_256 : ShortVector.SPECIES_128;
+    private static final VectorSpecies<Integer> I = L == 16 ? IntVector.SPECIES_512 : IntVector.SPECIES_256;
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat F32_NATIVE = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** E2M1 code points doubled (integers); the MXFP4 block scale is halved to match. */
+    private static final ByteVector E2M1_TIMES_2 = ByteVector.fromArray(B16,
+            new byte[] {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}, 0);
+    /** 2^(e - 128) for every E8M0 exponent byte e (half the MXFP4 scale), exact. */
+    private static final float[] E8M0_HALF = new float[256];
+    /** Lane-index shift counts {@code j .. j + L - 1} for j = 0, L, 2L, ... < 32 (Q5_0/Q5_1 high bits). */
+    private static final IntVector[] QH_SHIFT = new IntVector[32 / L];
+
+    static {
+        for (int e = 0; e < 256; e++) {
+            E8M0_HALF[e] = Math.scalb(1.0f, e - 128);
+        }
+        for (int k = 0; k < QH_SHIFT.length; k++) {
+            int[] s = new int[L];
+            for (int lane = 0; lane < L; lane++) {
+                s[lane] = k * L + lane;
+            }
+            QH_SHIFT[k] = IntVector.fromArray(I, s, 0);
+        }
+    }
+
+    private MatVec() {
+    }
+
+    /** True when {@link #matvec} has a kernel for {@code type}. */
+    public static boolean supports(GgmlType type) {
+        return switch (Objects.requireNonNull(type, "type")) {
+            case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4 -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * Computes {@code y[r] = Σ_c W[r][c] · x[c]} for every row, on the calling thread.
+     *
+     * @param type the GGUF element type of {@code weights}
+     * @param weights {@code rows * type.rowSize(cols)} bytes of blocks, row-major, little-endian; may
+     *     be read-only, heap or native, at any alignment
+     * @param rows number of rows of {@code W} (and floats written to {@code y}), {@code >= 0}
+     * @param cols number of columns, a non-negative multiple of {@code type.blockSize()}
+     * @param x at least {@code cols} floats, native byte order
+     * @param y at least {@code rows} floats, native byte order, writable; must not overlap
+     *     {@code weights} or {@code x}
+     * @throws UnsupportedOperationException if {@code type} has no kernel
+     * @throws IllegalArgumentException if a shape is negative or not whole blocks, a segment is too
+     *     small, or {@code y} is read-only
+     */
+    public static void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        check(type, weights, rows, cols, x, y);
+        rows(type, weights, cols, x, y, 0, rows);
+    }
+
+    /** Validates a call; every kernel relies on this having passed. */
+    static void check(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {
+        Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(x, "x");
+        Objects.requireNonNull(y, "y");
+        if (!supports(type)) {
+            throw new UnsupportedOperationException("no matvec kernel for ggml type " + type);
+        }
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("negative shape " + rows + " x " + cols);
+        }
+        if (cols % type.blockSize() != 0) {
+            throw new IllegalArgumentException(cols + " columns is not a whole number of " + type + " blocks of "
+                    + type.blockSize());
+        }
+        long rowBytes = type.rowSize(cols);
+        long need;
+        try {
+            need = Math.multiplyExact(rowBytes, (long) rows);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(rows + " x " + cols + " " + type + " overflows a long", e);
+        }
+        if (weights.byteSize() < need) {
+            throw new IllegalArgumentException(rows + " x " + cols + " " + type + " needs " + need
+                    + " bytes of weights but the segment holds " + weights.byteSize());
+        }
+        if (x.byteSize() < 4L * cols) {
+            throw new IllegalArgumentException("x holds " + x.byteSize() + " bytes, fewer than " + cols + " floats");
+        }
+        if (y.byteSize() < 4L * rows) {
+            throw new IllegalArgumentException("y holds " + y.byteSize() + " bytes, fewer than " + rows + " floats");
+        }
+        if (y.isReadOnly()) {
+            throw new IllegalArgumentException("y is read-only");
+        }
+    }
+
+    /** Rows {@code [r0, r1)} of a validated call. */
+    static void rows(GgmlType type, MemorySegment w, int cols, MemorySegment x, MemorySegment y, int r0, int r1) {
+        long rb = type.rowSize(cols);
+        int nb = cols / type.blockSize();
+        switch (type) {
+            case F32 -> f32(w, rb, cols, x, y, r0, r1);
+            case F16 -> f16(w, rb, cols, x, y, r0, r1);
+            case BF16 -> bf16(w, rb, cols, x, y, r0, r1);
+            case Q8_0 -> q8_0(w, rb, nb, x, y, r0, r1);
+            case Q4_0 -> q4_0(w, rb, nb, x, y, r0, r1);
+            case Q4_1 -> q4_1(w, rb, nb, x, y, r0, r1);
+            case Q5_0 -> q5(w, rb, nb, x, y, r0, r1, false);
+            case Q5_1 -> q5(w, rb, nb, x, y, r0, r1, true);
+            case Q2_K -> q2_K(w, rb, nb, x, y, r0, r1);
+            case Q3_K -> q3_K(w, rb, nb, x, y, r0, r1);
+            case Q4_K -> q4_K(w, rb, nb, x, y, r0, r1);
+            case Q5_K -> q5_K(w, rb, nb, x, y, r0, r1);
+            case Q6_K -> q6_K(w, rb, nb, x, y, r0, r1);
+            case MXFP4 -> mxfp4(w, rb, nb, x, y, r0, r1);
+            default -> throw new UnsupportedOperationException("no matvec kernel for ggml type " + type);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // helpers
+
+    private static FloatVector xv(MemorySegment x, int i) {
+        return FloatVector.fromMemorySegment(F, x, 4L * i, NATIVE);
+    }
+
+    private static float xs(MemorySegment x, int i) {
+        return x.getAtIndex(F32_NATIVE, i);
+    }
+
+    private static void store(MemorySegment y, int r, float v) {
+        y.setAtIndex(F32_NATIVE, r, v);
+    }
+
+    private static float f16(MemorySegment w, long off) {
+        return Float.float16ToFloat(w.get(I16_LE, off));
+    }
+
+    private static int u8(MemorySegment w, long off) {
+        return w.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
+
+    private static ByteVector bytes(MemorySegment w, long off) {
+        return ByteVector.fromMemorySegment(B, w, off, LE);
+    }
+
+    private static FloatVector toF(ByteVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    private static FloatVector bc(float v) {
+        return FloatVector.broadcast(F, v);
+    }
+
+    /** IEEE binary16 lanes to float, exactly (subnormals, infinities and NaN included). */
+    private static FloatVector halfToFloat(ShortVector h) {
+        IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        IntVector em = v.and(0x7FFF);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        // exponent and mantissa in place; rebias 15 -> 127 by a power-of-two product (exact, also
+        // for subnormal halves); exponent 31 (inf/NaN) is mapped to 255 instead.
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> special = em.compare(VectorOperators.GE, 0x7C00);
+        IntVector bits = finite.blend(shifted.or(0x7F800000), special);
+        return bits.or(v.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    private static FloatVector bf16ToFloat(ShortVector h) {
+        IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float bf16Scalar(short s) {
+        return Float.intBitsToFloat((s & 0xFFFF) << 16);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // plain types
+
+    private static void f32(MemorySegment w, long rb, int cols, MemorySegment x, MemorySegment y, int r0, int r1) {
+        int bound = F.loopBound(cols);
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            int i = 0;
+            for (; i + L < bound; i += 2 * L) {
+                a0 = FloatVector.fromMemorySegment(F, w, o + 4L * i, LE).fma(xv(x, i), a0);
+                a1 = FloatVector.fromMemorySegment(F, w, o + 4L * (i + L), LE).fma(xv(x, i + L), a1);
+            }
+            for (; i < bound; i += L) {
+                a0 = FloatVector.fromMemorySegment(F, w, o + 4L * i, LE).fma(xv(x, i), a0);
+            }
+            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            for (; i < cols; i++) {
+                s = Math.fma(w.get(F32_LE, o + 4L * i), xs(x, i), s);
+            }
+            store(y, r, s);
+        }
+    }
+
+    private static void f16(MemorySegment w, long rb, int cols, MemorySegment x, MemorySegment y, int r0, int r1) {
+        int bound = F.loopBound(cols);
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            int i = 0;
+            for (; i + L < bound; i += 2 * L) {
+                a0 = halfToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
+                a1 = halfToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * (i + L), LE)).fma(xv(x, i + L), a1);
+            }
+            for (; i < bound; i += L) {
+                a0 = halfToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
+            }
+            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            for (; i < cols; i++) {
+                s = Math.fma(Float.float16ToFloat(w.get(I16_LE, o + 2L * i)), xs(x, i), s);
+            }
+            store(y, r, s);
+        }
+    }
+
+    private static void bf16(MemorySegment w, long rb, int cols, MemorySegment x, MemorySegment y, int r0, int r1) {
+        int bound = F.loopBound(cols);
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            int i = 0;
+            for (; i + L < bound; i += 2 * L) {
+                a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
+                a1 = bf16ToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * (i + L), LE)).fma(xv(x, i + L), a1);
+            }
+            for (; i < bound; i += L) {
+                a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
+            }
+            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            for (; i < cols; i++) {
+                s = Math.fma(bf16Scalar(w.get(I16_LE, o + 2L * i)), xs(x, i), s);
+            }
+            store(y, r, s);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // 32-element blocks
+
+    private static void q8_0(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 34, xo += 32) {
+                FloatVector s = FloatVector.zero(F);
+                for (int j = 0; j < 32; j += L) {
+                    s = toF(bytes(w, o + 2 + j)).fma(xv(x, xo + j), s);
+                }
+                acc = s.fma(bc(f16(w, o)), acc);
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void q4_0(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 18, xo += 32) {
+                FloatVector s = FloatVector.zero(F);
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector q = bytes(w, o + 2 + j);
+                    s = toF(q.and((byte) 0xF).sub((byte) 8)).fma(xv(x, xo + j), s);
+                    s = toF(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).fma(xv(x, xo + 16 + j), s);
+                }
+                acc = s.fma(bc(f16(w, o)), acc);
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void q4_1(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 20, xo += 32) {
+                FloatVector d = bc(f16(w, o));
+                FloatVector m = bc(f16(w, o + 2));
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector q = bytes(w, o + 4 + j);
+                    acc = toF(q.and((byte) 0xF)).fma(d, m).fma(xv(x, xo + j), acc);
+                    acc = toF(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m).fma(xv(x, xo + 16 + j), acc);
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    /** Q5_0 ({@code withMin == false}: (q - 16)·d) and Q5_1 (q·d + m). */
+    private static void q5(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1,
+            boolean withMin) {
+        int ts = withMin ? 24 : 22;
+        int qhOff = withMin ? 4 : 2;
+        int qsOff = qhOff + 4;
+        int bias = withMin ? 0 : 16;
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += ts, xo += 32) {
+                FloatVector d = bc(f16(w, o));
+                FloatVector m = bc(withMin ? f16(w, o + 2) : 0f);
+                IntVector qh = IntVector.broadcast(I, w.get(I32_LE, o + qhOff));
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector q = bytes(w, o + qsOff + j);
+                    IntVector lo = (IntVector) q.and((byte) 0xF).convertShape(VectorOperators.B2I, I, 0);
+                    IntVector hi = (IntVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2I, I, 0);
+                    IntVector hbLo = qh.lanewise(VectorOperators.LSHR, QH_SHIFT[j / L]).and(1).lanewise(VectorOperators.LSHL, 4);
+                    IntVector hbHi = qh.lanewise(VectorOperators.LSHR, QH_SHIFT[(16 + j) / L]).and(1).lanewise(VectorOperators.LSHL, 4);
+                    FloatVector vlo = (FloatVector) lo.or(hbLo).sub(bias).convert(VectorOperators.I2F, 0);
+                    FloatVector vhi = (FloatVector) hi.or(hbHi).sub(bias).convert(VectorOperators.I2F, 0);
+                    acc = vlo.fma(d, m).fma(xv(x, xo + j), acc);
+                    acc = vhi.fma(d, m).fma(xv(x, xo + 16 + j), acc);
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void mxfp4(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 17, xo += 32) {
+                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 1, LE);
+                ByteVector lo = q.and((byte) 0xF).selectFrom(E2M1_TIMES_2);
+                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).selectFrom(E2M1_TIMES_2);
+                FloatVector s = FloatVector.zero(F);
+                for (int p = 0; p < 16 / L; p++) {
+                    s = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, p)).fma(xv(x, xo + p * L), s);
+                    s = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, p)).fma(xv(x, xo + 16 + p * L), s);
+                }
+                acc = s.fma(bc(E8M0_HALF[u8(w, o)]), acc);
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // 256-element K-quant super-blocks
+
+    private static void q2_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 84, xo += 256) {
+                float d = f16(w, o + 80);
+                float dmin = f16(w, o + 82);
+                for (int h = 0; h < 2; h++) {
+                    for (int l = 0; l < 32; l += L) {
+                        ByteVector q = bytes(w, o + 16 + 32 * h + l);
+                        for (int k = 0; k < 4; k++) {
+                            int sc = u8(w, o + 8 * h + 2 * k + l / 16);
+                            FloatVector v = toF(q.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3));
+                            acc = v.fma(bc(d * (sc & 0xF)), bc(-(dmin * (sc >>> 4))))
+                                    .fma(xv(x, xo + 128 * h + 32 * k + l), acc);
+                        }
+                    }
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    /** The signed 6-bit scale of group {@code j} (0..15) of the Q3_K block at {@code o}. */
+    private static int q3kScale(MemorySegment w, long o, int j) {
+        long s = o + 96;
+        int low = j < 8 ? u8(w, s + j) & 0xF : u8(w, s + j - 8) >>> 4;
+        int high = (u8(w, s + 8 + (j & 3)) >>> (2 * (j >>> 2))) & 3;
+        return (low | high << 4) - 32;
+    }
+
+    private static void q3_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 110, xo += 256) {
+                float d = f16(w, o + 108);
+                for (int l = 0; l < 32; l += L) {
+                    ByteVector hm = bytes(w, o + l);
+                    for (int h = 0; h < 2; h++) {
+                        ByteVector q = bytes(w, o + 32 + 32 * h + l);
+                        for (int k = 0; k < 4; k++) {
+                            ByteVector low = q.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3);
+                            ByteVector hb = hm.lanewise(VectorOperators.LSHR, 4 * h + k).and((byte) 1)
+                                    .lanewise(VectorOperators.LSHL, 2);
+                            FloatVector v = toF(low.or(hb).sub((byte) 4));
+                            float dl = d * q3kScale(w, o, 8 * h + 2 * k + l / 16);
+                            acc = v.mul(xv(x, xo + 128 * h + 32 * k + l)).fma(bc(dl), acc);
+                        }
+                    }
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    /** Q4_K/Q5_K 6-bit scale of group j (0..7), scales at byte {@code s}. */
+    private static int kScale(MemorySegment w, long s, int j) {
+        return j < 4 ? u8(w, s + j) & 63 : (u8(w, s + j + 4) & 0xF) | (u8(w, s + j - 4) >>> 6) << 4;
+    }
+
+    /** Q4_K/Q5_K 6-bit min of group j (0..7), scales at byte {@code s}. */
+    private static int kMin(MemorySegment w, long s, int j) {
+        return j < 4 ? u8(w, s + j + 4) & 63 : (u8(w, s + j + 4) >>> 4) | (u8(w, s + j) >>> 6) << 4;
+    }
+
+    private static void q4_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 144, xo += 256) {
+                float d = f16(w, o);
+                float dmin = f16(w, o + 2);
+                for (int c = 0; c < 4; c++) {
+                    FloatVector d1 = bc(d * kScale(w, o + 4, 2 * c));
+                    FloatVector m1 = bc(-(dmin * kMin(w, o + 4, 2 * c)));
+                    FloatVector d2 = bc(d * kScale(w, o + 4, 2 * c + 1));
+                    FloatVector m2 = bc(-(dmin * kMin(w, o + 4, 2 * c + 1)));
+                    for (int l = 0; l < 32; l += L) {
+                        ByteVector q = bytes(w, o + 16 + 32 * c + l);
+                        acc = toF(q.and((byte) 0xF)).fma(d1, m1).fma(xv(x, xo + 64 * c + l), acc);
+                        acc = toF(q.lanewise(VectorOperators.LSHR, 4)).fma(d2, m2).fma(xv(x, xo + 64 * c + 32 + l), acc);
+                    }
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void q5_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 176, xo += 256) {
+                float d = f16(w, o);
+                float dmin = f16(w, o + 2);
+                for (int c = 0; c < 4; c++) {
+                    FloatVector d1 = bc(d * kScale(w, o + 4, 2 * c));
+                    FloatVector m1 = bc(-(dmin * kMin(w, o + 4, 2 * c)));
+                    FloatVector d2 = bc(d * kScale(w, o + 4, 2 * c + 1));
+                    FloatVector m2 = bc(-(dmin * kMin(w, o + 4, 2 * c + 1)));
+                    for (int l = 0; l < 32; l += L) {
+                        ByteVector q = bytes(w, o + 48 + 32 * c + l);
+                        ByteVector qh = bytes(w, o + 16 + l);
+                        ByteVector lo = q.and((byte) 0xF)
+                                .or(qh.lanewise(VectorOperators.LSHR, 2 * c).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                        ByteVector hi = q.lanewise(VectorOperators.LSHR, 4)
+                                .or(qh.lanewise(VectorOperators.LSHR, 2 * c + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                        acc = toF(lo).fma(d1, m1).fma(xv(x, xo + 64 * c + l), acc);
+                        acc = toF(hi).fma(d2, m2).fma(xv(x, xo + 64 * c + 32 + l), acc);
+                    }
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void q6_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 210, xo += 256) {
+                float d = f16(w, o + 208);
+                for (int h = 0; h < 2; h++) {
+                    long ql = o + 64 * h;
+                    long qhb = o + 128 + 32 * h;
+                    long sc = o + 192 + 8 * h;
+                    int xb = xo + 128 * h;
+                    for (int l = 0; l < 32; l += L) {
+                        int is = l / 16;
+                        ByteVector a = bytes(w, ql + l);
+                        ByteVector c = bytes(w, ql + 32 + l);
+                        ByteVector hb = bytes(w, qhb + l);
+                        ByteVector q1 = a.and((byte) 0xF).or(hb.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                        ByteVector q2 = c.and((byte) 0xF).or(hb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                        ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
+                        ByteVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
+                        float s1 = d * w.get(ValueLayout.JAVA_BYTE, sc + is);
+                        float s2 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 2);
+                        float s3 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 4);
+                        float s4 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 6);
+                        acc = toF(q1.sub((byte) 32)).mul(xv(x, xb + l)).fma(bc(s1), acc);
+                        acc = toF(q2.sub((byte) 32)).mul(xv(x, xb + 32 + l)).fma(bc(s2), acc);
+                        acc = toF(q3.sub((byte) 32)).mul(xv(x, xb + 64 + l)).fma(bc(s3), acc);
+                        acc = toF(q4.sub((byte) 32)).mul(xv(x, xb + 96 + l)).fma(bc(s4), acc);
+                    }
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+}
