@@ -61,19 +61,17 @@ public final class MatVec {
             new byte[] {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}, 0);
     /** 2^(e - 128) for every E8M0 exponent byte e (half the MXFP4 scale), exact. */
     private static final float[] E8M0_HALF = new float[256];
-    /** Lane-index shift counts {@code j .. j + L - 1} for j = 0, L, 2L, ... < 32 (Q5_0/Q5_1 high bits). */
-    private static final IntVector[] QH_SHIFT = new IntVector[32 / L];
+    /** For each byte b: eight bytes, byte i = 0x10 if bit i of b is set, else 0 (Q5_0/Q5_1 fifth bits). */
+    private static final MemorySegment SPREAD_0X10 = MemorySegment.ofArray(new byte[256 * 8]);
 
     static {
         for (int e = 0; e < 256; e++) {
             E8M0_HALF[e] = Math.scalb(1.0f, e - 128);
         }
-        for (int k = 0; k < QH_SHIFT.length; k++) {
-            int[] s = new int[L];
-            for (int lane = 0; lane < L; lane++) {
-                s[lane] = k * L + lane;
+        for (int b = 0; b < 256; b++) {
+            for (int i = 0; i < 8; i++) {
+                SPREAD_0X10.set(ValueLayout.JAVA_BYTE, 8L * b + i, (byte) ((b >>> i & 1) << 4));
             }
-            QH_SHIFT[k] = IntVector.fromArray(I, s, 0);
         }
     }
 
@@ -157,8 +155,8 @@ public final class MatVec {
             case Q8_0 -> q8_0(w, rb, nb, x, y, r0, r1);
             case Q4_0 -> q4_0(w, rb, nb, x, y, r0, r1);
             case Q4_1 -> q4_1(w, rb, nb, x, y, r0, r1);
-            case Q5_0 -> q5(w, rb, nb, x, y, r0, r1, false);
-            case Q5_1 -> q5(w, rb, nb, x, y, r0, r1, true);
+            case Q5_0 -> q5_0(w, rb, nb, x, y, r0, r1);
+            case Q5_1 -> q5_1(w, rb, nb, x, y, r0, r1);
             case Q2_K -> q2_K(w, rb, nb, x, y, r0, r1);
             case Q3_K -> q3_K(w, rb, nb, x, y, r0, r1);
             case Q4_K -> q4_K(w, rb, nb, x, y, r0, r1);
@@ -194,6 +192,20 @@ public final class MatVec {
 
     private static ByteVector bytes(MemorySegment w, long off) {
         return ByteVector.fromMemorySegment(B, w, off, LE);
+    }
+
+    /**
+     * Shifts every byte right by {@code s} (0..7) through 32-bit lanes: x86 has no byte shifts, so a
+     * byte-lane {@code LSHR} is emulated (slowly) where a dword shift is one instruction. Bits from
+     * the neighbouring byte land in the top {@code s} bits of each byte: callers mask them off.
+     */
+    private static ByteVector shr(ByteVector v, int s) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHR, s).reinterpretAsBytes();
+    }
+
+    /** Shifts every byte left by {@code s} through 32-bit lanes; each byte must be below 2^(8 - s). */
+    private static ByteVector shl(ByteVector v, int s) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHL, s).reinterpretAsBytes();
     }
 
     private static FloatVector toF(ByteVector v) {
@@ -243,7 +255,7 @@ public final class MatVec {
             for (; i < bound; i += L) {
                 a0 = FloatVector.fromMemorySegment(F, w, o + 4L * i, LE).fma(xv(x, i), a0);
             }
-            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            float s = sum(a0.add(a1));
             for (; i < cols; i++) {
                 s = Math.fma(w.get(F32_LE, o + 4L * i), xs(x, i), s);
             }
@@ -265,7 +277,7 @@ public final class MatVec {
             for (; i < bound; i += L) {
                 a0 = halfToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
             }
-            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            float s = sum(a0.add(a1));
             for (; i < cols; i++) {
                 s = Math.fma(Float.float16ToFloat(w.get(I16_LE, o + 2L * i)), xs(x, i), s);
             }
@@ -287,7 +299,7 @@ public final class MatVec {
             for (; i < bound; i += L) {
                 a0 = bf16ToFloat(ShortVector.fromMemorySegment(S, w, o + 2L * i, LE)).fma(xv(x, i), a0);
             }
-            float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+            float s = sum(a0.add(a1));
             for (; i < cols; i++) {
                 s = Math.fma(bf16Scalar(w.get(I16_LE, o + 2L * i)), xs(x, i), s);
             }
@@ -309,24 +321,30 @@ public final class MatVec {
                 }
                 acc = s.fma(bc(f16(w, o)), acc);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, sum(acc));
         }
     }
 
+    /*
+     * The 32-element kernels walk a block in L-element steps t = 0, L, .. 31 with one call site per
+     * operation: element t + i is the low nibble of byte (t & 15) + i for t < 16, the high nibble
+     * otherwise. Fewer call sites keep the method under C2's node budget for inlining (a Vector API
+     * call that is not inlined boxes its vectors: the allocation test would catch it); re-reading
+     * the 16 code bytes for the high nibbles hits L1.
+     */
     private static void q4_0(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
             FloatVector acc = FloatVector.zero(F);
             for (int b = 0, xo = 0; b < nb; b++, o += 18, xo += 32) {
                 FloatVector s = FloatVector.zero(F);
-                for (int j = 0; j < 16; j += L) {
-                    ByteVector q = bytes(w, o + 2 + j);
-                    s = toF(q.and((byte) 0xF).sub((byte) 8)).fma(xv(x, xo + j), s);
-                    s = toF(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).fma(xv(x, xo + 16 + j), s);
+                for (int t = 0; t < 32; t += L) {
+                    ByteVector q = shr(bytes(w, o + 2 + (t & 15)), 4 * (t >>> 4)).and((byte) 0xF).sub((byte) 8);
+                    s = toF(q).fma(xv(x, xo + t), s);
                 }
                 acc = s.fma(bc(f16(w, o)), acc);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, sum(acc));
         }
     }
 
@@ -337,43 +355,61 @@ public final class MatVec {
             for (int b = 0, xo = 0; b < nb; b++, o += 20, xo += 32) {
                 FloatVector d = bc(f16(w, o));
                 FloatVector m = bc(f16(w, o + 2));
-                for (int j = 0; j < 16; j += L) {
-                    ByteVector q = bytes(w, o + 4 + j);
-                    acc = toF(q.and((byte) 0xF)).fma(d, m).fma(xv(x, xo + j), acc);
-                    acc = toF(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m).fma(xv(x, xo + 16 + j), acc);
+                for (int t = 0; t < 32; t += L) {
+                    ByteVector q = shr(bytes(w, o + 4 + (t & 15)), 4 * (t >>> 4)).and((byte) 0xF);
+                    acc = toF(q).fma(d, m).fma(xv(x, xo + t), acc);
                 }
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, sum(acc));
         }
     }
 
-    /** Q5_0 ({@code withMin == false}: (q - 16)·d) and Q5_1 (q·d + m). */
-    private static void q5(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1,
-            boolean withMin) {
-        int ts = withMin ? 24 : 22;
-        int qhOff = withMin ? 4 : 2;
-        int qsOff = qhOff + 4;
-        int bias = withMin ? 0 : 16;
+    /**
+     * The fifth bits of elements {@code j .. j + L - 1} of a Q5 block as bytes of 0 or 0x10, from
+     * {@code bits} = {@code qh >>> j} (bit i for lane i), by table look-up of 8 lanes at a time.
+     */
+    private static ByteVector fifthBits(int bits) {
+        ByteVector lo8 = ByteVector.fromMemorySegment(ByteVector.SPECIES_64, SPREAD_0X10, 8L * (bits & 0xFF), LE);
+        if (L == 8) {
+            return lo8;
+        }
+        ByteVector hi8 = ByteVector.fromMemorySegment(ByteVector.SPECIES_64, SPREAD_0X10, 8L * ((bits >>> 8) & 0xFF), LE);
+        return lo8.reinterpretShape(B, 0).reinterpretAsBytes().or(hi8.reinterpretShape(B, -1).reinterpretAsBytes());
+    }
+
+    private static void q5_0(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
             FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += ts, xo += 32) {
+            for (int b = 0, xo = 0; b < nb; b++, o += 22, xo += 32) {
+                int qh = w.get(I32_LE, o + 2);
+                FloatVector s = FloatVector.zero(F);
+                for (int t = 0; t < 32; t += L) {
+                    ByteVector q = shr(bytes(w, o + 6 + (t & 15)), 4 * (t >>> 4)).and((byte) 0xF)
+                            .or(fifthBits(qh >>> t)).sub((byte) 16);
+                    s = toF(q).fma(xv(x, xo + t), s);
+                }
+                acc = s.fma(bc(f16(w, o)), acc);
+            }
+            store(y, r, sum(acc));
+        }
+    }
+
+    private static void q5_1(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0, xo = 0; b < nb; b++, o += 24, xo += 32) {
                 FloatVector d = bc(f16(w, o));
-                FloatVector m = bc(withMin ? f16(w, o + 2) : 0f);
-                IntVector qh = IntVector.broadcast(I, w.get(I32_LE, o + qhOff));
-                for (int j = 0; j < 16; j += L) {
-                    ByteVector q = bytes(w, o + qsOff + j);
-                    IntVector lo = (IntVector) q.and((byte) 0xF).convertShape(VectorOperators.B2I, I, 0);
-                    IntVector hi = (IntVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2I, I, 0);
-                    IntVector hbLo = qh.lanewise(VectorOperators.LSHR, QH_SHIFT[j / L]).and(1).lanewise(VectorOperators.LSHL, 4);
-                    IntVector hbHi = qh.lanewise(VectorOperators.LSHR, QH_SHIFT[(16 + j) / L]).and(1).lanewise(VectorOperators.LSHL, 4);
-                    FloatVector vlo = (FloatVector) lo.or(hbLo).sub(bias).convert(VectorOperators.I2F, 0);
-                    FloatVector vhi = (FloatVector) hi.or(hbHi).sub(bias).convert(VectorOperators.I2F, 0);
-                    acc = vlo.fma(d, m).fma(xv(x, xo + j), acc);
-                    acc = vhi.fma(d, m).fma(xv(x, xo + 16 + j), acc);
+                FloatVector m = bc(f16(w, o + 2));
+                int qh = w.get(I32_LE, o + 4);
+                for (int t = 0; t < 32; t += L) {
+                    ByteVector q = shr(bytes(w, o + 8 + (t & 15)), 4 * (t >>> 4)).and((byte) 0xF)
+                            .or(fifthBits(qh >>> t));
+                    acc = toF(q).fma(d, m).fma(xv(x, xo + t), acc);
                 }
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, sum(acc));
         }
     }
 
@@ -382,50 +418,64 @@ public final class MatVec {
             long o = r * rb;
             FloatVector acc = FloatVector.zero(F);
             for (int b = 0, xo = 0; b < nb; b++, o += 17, xo += 32) {
-                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 1, LE);
-                ByteVector lo = q.and((byte) 0xF).selectFrom(E2M1_TIMES_2);
-                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).selectFrom(E2M1_TIMES_2);
                 FloatVector s = FloatVector.zero(F);
-                for (int p = 0; p < 16 / L; p++) {
-                    s = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, p)).fma(xv(x, xo + p * L), s);
-                    s = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, p)).fma(xv(x, xo + 16 + p * L), s);
+                for (int half = 0; half < 2; half++) {
+                    // 16 codes (low nibbles, then high nibbles) to doubled E2M1 values by a byte shuffle
+                    ByteVector v = shr(ByteVector.fromMemorySegment(B16, w, o + 1, LE), 4 * half).and((byte) 0xF)
+                            .selectFrom(E2M1_TIMES_2);
+                    for (int p = 0; p < 16 / L; p++) {
+                        s = ((FloatVector) v.convertShape(VectorOperators.B2F, F, p)).fma(xv(x, xo + 16 * half + p * L), s);
+                    }
                 }
                 acc = s.fma(bc(E8M0_HALF[u8(w, o)]), acc);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, sum(acc));
         }
     }
 
     // ---------------------------------------------------------------------------------------------
     // 256-element K-quant super-blocks
 
+    /*
+     * Each K-quant super-block is one method that returns its partial dot product as a float: the
+     * row loop then carries only a scalar, so even where C2 declines to inline a block method (its
+     * node-count inlining cutoff is reached quickly by Vector API code) no vector crosses a call
+     * boundary and nothing is boxed. The per-block lane reduction costs a few operations per 256
+     * elements.
+     */
+
     private static void q2_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += 84, xo += 256) {
-                float d = f16(w, o + 80);
-                float dmin = f16(w, o + 82);
-                for (int h = 0; h < 2; h++) {
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = bytes(w, o + 16 + 32 * h + l);
-                        for (int k = 0; k < 4; k++) {
-                            int sc = u8(w, o + 8 * h + 2 * k + l / 16);
-                            FloatVector v = toF(q.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3));
-                            acc = v.fma(bc(d * (sc & 0xF)), bc(-(dmin * (sc >>> 4))))
-                                    .fma(xv(x, xo + 128 * h + 32 * k + l), acc);
-                        }
-                    }
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q2kBlock(w, o + 84L * b, x, 256 * b);
+            }
+            store(y, r, s);
+        }
+    }
+
+    private static float q2kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
+        float d = f16(w, o + 80);
+        float dmin = f16(w, o + 82);
+        FloatVector acc = FloatVector.zero(F);
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int l = 0; l < 32; l += L) {
+                    int sc = u8(w, o + 8 * h + 2 * k + l / 16);
+                    FloatVector v = toF(shr(bytes(w, o + 16 + 32 * h + l), 2 * k).and((byte) 3));
+                    acc = v.fma(bc(d * (sc & 0xF)), bc(-(dmin * (sc >>> 4))))
+                            .fma(xv(x, xo + 128 * h + 32 * k + l), acc);
                 }
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
         }
+        return sum(acc);
     }
 
     /** The signed 6-bit scale of group {@code j} (0..15) of the Q3_K block at {@code o}. */
     private static int q3kScale(MemorySegment w, long o, int j) {
         long s = o + 96;
-        int low = j < 8 ? u8(w, s + j) & 0xF : u8(w, s + j - 8) >>> 4;
+        int low = (u8(w, s + (j & 7)) >>> (4 * (j >>> 3))) & 0xF;
         int high = (u8(w, s + 8 + (j & 3)) >>> (2 * (j >>> 2))) & 3;
         return (low | high << 4) - 32;
     }
@@ -433,26 +483,30 @@ public final class MatVec {
     private static void q3_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += 110, xo += 256) {
-                float d = f16(w, o + 108);
-                for (int l = 0; l < 32; l += L) {
-                    ByteVector hm = bytes(w, o + l);
-                    for (int h = 0; h < 2; h++) {
-                        ByteVector q = bytes(w, o + 32 + 32 * h + l);
-                        for (int k = 0; k < 4; k++) {
-                            ByteVector low = q.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3);
-                            ByteVector hb = hm.lanewise(VectorOperators.LSHR, 4 * h + k).and((byte) 1)
-                                    .lanewise(VectorOperators.LSHL, 2);
-                            FloatVector v = toF(low.or(hb).sub((byte) 4));
-                            float dl = d * q3kScale(w, o, 8 * h + 2 * k + l / 16);
-                            acc = v.mul(xv(x, xo + 128 * h + 32 * k + l)).fma(bc(dl), acc);
-                        }
-                    }
-                }
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q3kBlock(w, o + 110L * b, x, 256 * b);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, s);
         }
+    }
+
+    private static float q3kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
+        float d = f16(w, o + 108);
+        FloatVector acc = FloatVector.zero(F);
+        for (int g = 0; g < 16; g++) {
+            // group g = 8h + 2k + part: elements 128h + 32k + 16·part + (0..15)
+            int h = g >>> 3;
+            int k = (g >>> 1) & 3;
+            int l0 = 16 * (g & 1);
+            FloatVector dl = bc(d * q3kScale(w, o, g));
+            for (int l = l0; l < l0 + 16; l += L) {
+                ByteVector low = shr(bytes(w, o + 32 + 32 * h + l), 2 * k).and((byte) 3);
+                ByteVector hb = shl(shr(bytes(w, o + l), 4 * h + k).and((byte) 1), 2);
+                acc = toF(low.or(hb).sub((byte) 4)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc);
+            }
+        }
+        return sum(acc);
     }
 
     /** Q4_K/Q5_K 6-bit scale of group j (0..7), scales at byte {@code s}. */
@@ -468,86 +522,96 @@ public final class MatVec {
     private static void q4_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += 144, xo += 256) {
-                float d = f16(w, o);
-                float dmin = f16(w, o + 2);
-                for (int c = 0; c < 4; c++) {
-                    FloatVector d1 = bc(d * kScale(w, o + 4, 2 * c));
-                    FloatVector m1 = bc(-(dmin * kMin(w, o + 4, 2 * c)));
-                    FloatVector d2 = bc(d * kScale(w, o + 4, 2 * c + 1));
-                    FloatVector m2 = bc(-(dmin * kMin(w, o + 4, 2 * c + 1)));
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = bytes(w, o + 16 + 32 * c + l);
-                        acc = toF(q.and((byte) 0xF)).fma(d1, m1).fma(xv(x, xo + 64 * c + l), acc);
-                        acc = toF(q.lanewise(VectorOperators.LSHR, 4)).fma(d2, m2).fma(xv(x, xo + 64 * c + 32 + l), acc);
-                    }
-                }
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q4kBlock(w, o + 144L * b, x, 256 * b);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, s);
         }
     }
 
     private static void q5_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += 176, xo += 256) {
-                float d = f16(w, o);
-                float dmin = f16(w, o + 2);
-                for (int c = 0; c < 4; c++) {
-                    FloatVector d1 = bc(d * kScale(w, o + 4, 2 * c));
-                    FloatVector m1 = bc(-(dmin * kMin(w, o + 4, 2 * c)));
-                    FloatVector d2 = bc(d * kScale(w, o + 4, 2 * c + 1));
-                    FloatVector m2 = bc(-(dmin * kMin(w, o + 4, 2 * c + 1)));
-                    for (int l = 0; l < 32; l += L) {
-                        ByteVector q = bytes(w, o + 48 + 32 * c + l);
-                        ByteVector qh = bytes(w, o + 16 + l);
-                        ByteVector lo = q.and((byte) 0xF)
-                                .or(qh.lanewise(VectorOperators.LSHR, 2 * c).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                        ByteVector hi = q.lanewise(VectorOperators.LSHR, 4)
-                                .or(qh.lanewise(VectorOperators.LSHR, 2 * c + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                        acc = toF(lo).fma(d1, m1).fma(xv(x, xo + 64 * c + l), acc);
-                        acc = toF(hi).fma(d2, m2).fma(xv(x, xo + 64 * c + 32 + l), acc);
-                    }
-                }
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q5kBlock(w, o + 176L * b, x, 256 * b);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, s);
         }
+    }
+
+    private static float q4kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
+        float d = f16(w, o);
+        float dmin = f16(w, o + 2);
+        FloatVector acc = FloatVector.zero(F);
+        for (int g = 0; g < 8; g++) {
+            // group g: low nibbles (even g) or high nibbles (odd g) of qs[32 (g / 2) ..]
+            FloatVector dl = bc(d * kScale(w, o + 4, g));
+            FloatVector ml = bc(-(dmin * kMin(w, o + 4, g)));
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = shr(bytes(w, o + 16 + 32 * (g >>> 1) + l), 4 * (g & 1)).and((byte) 0xF);
+                acc = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc);
+            }
+        }
+        return sum(acc);
+    }
+
+    private static float q5kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
+        float d = f16(w, o);
+        float dmin = f16(w, o + 2);
+        FloatVector acc = FloatVector.zero(F);
+        for (int g = 0; g < 8; g++) {
+            // as Q4_K (nibbles from byte 48), plus the fifth bit: bit g of qh[l]
+            FloatVector dl = bc(d * kScale(w, o + 4, g));
+            FloatVector ml = bc(-(dmin * kMin(w, o + 4, g)));
+            for (int l = 0; l < 32; l += L) {
+                ByteVector q = shr(bytes(w, o + 48 + 32 * (g >>> 1) + l), 4 * (g & 1)).and((byte) 0xF)
+                        .or(shl(shr(bytes(w, o + 16 + l), g).and((byte) 1), 4));
+                acc = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc);
+            }
+        }
+        return sum(acc);
     }
 
     private static void q6_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
-            FloatVector acc = FloatVector.zero(F);
-            for (int b = 0, xo = 0; b < nb; b++, o += 210, xo += 256) {
-                float d = f16(w, o + 208);
-                for (int h = 0; h < 2; h++) {
-                    long ql = o + 64 * h;
-                    long qhb = o + 128 + 32 * h;
-                    long sc = o + 192 + 8 * h;
-                    int xb = xo + 128 * h;
-                    for (int l = 0; l < 32; l += L) {
-                        int is = l / 16;
-                        ByteVector a = bytes(w, ql + l);
-                        ByteVector c = bytes(w, ql + 32 + l);
-                        ByteVector hb = bytes(w, qhb + l);
-                        ByteVector q1 = a.and((byte) 0xF).or(hb.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                        ByteVector q2 = c.and((byte) 0xF).or(hb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                        ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                        ByteVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4));
-                        float s1 = d * w.get(ValueLayout.JAVA_BYTE, sc + is);
-                        float s2 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 2);
-                        float s3 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 4);
-                        float s4 = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 6);
-                        acc = toF(q1.sub((byte) 32)).mul(xv(x, xb + l)).fma(bc(s1), acc);
-                        acc = toF(q2.sub((byte) 32)).mul(xv(x, xb + 32 + l)).fma(bc(s2), acc);
-                        acc = toF(q3.sub((byte) 32)).mul(xv(x, xb + 64 + l)).fma(bc(s3), acc);
-                        acc = toF(q4.sub((byte) 32)).mul(xv(x, xb + 96 + l)).fma(bc(s4), acc);
-                    }
-                }
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q6kBlock(w, o + 210L * b, x, 256 * b);
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+            store(y, r, s);
         }
+    }
+
+    private static float q6kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
+        float d = f16(w, o + 208);
+        FloatVector acc = FloatVector.zero(F);
+        for (int g = 0; g < 16; g++) {
+            // group g = 8h + 2k + part: elements 128h + 32k + 16·part + (0..15); low four bits from
+            // ql[64h + 32(k & 1) + l] (low nibble for k < 2, high nibble otherwise), top two bits
+            // from bits 2k.. of qh[32h + l]
+            int h = g >>> 3;
+            int k = (g >>> 1) & 3;
+            int l0 = 16 * (g & 1);
+            FloatVector dl = bc(d * w.get(ValueLayout.JAVA_BYTE, o + 192 + g));
+            for (int l = l0; l < l0 + 16; l += L) {
+                ByteVector lo = shr(bytes(w, o + 64 * h + 32 * (k & 1) + l), 4 * (k >>> 1))
+                        .and((byte) 0xF);
+                ByteVector hi = shl(shr(bytes(w, o + 128 + 32 * h + l), 2 * k).and((byte) 3), 4);
+                acc = toF(lo.or(hi).sub((byte) 32)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc);
+            }
+        }
+        return sum(acc);
+    }
+
+    /**
+     * The sum of the lanes. {@code reduceLanes(ADD)} is a single intrinsic (few IR nodes, which keeps
+     * the kernels under C2's inlining node budget); its order of additions is unspecified, so the
+     * interpreter and compiled code may differ in the last bits (within the documented error bound).
+     */
+    private static float sum(FloatVector v) {
+        return v.reduceLanes(VectorOperators.ADD);
     }
 }

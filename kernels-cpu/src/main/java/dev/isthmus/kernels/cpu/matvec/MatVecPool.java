@@ -18,8 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  * workers. Chunks are handed out through an atomic counter (a slow core simply takes fewer). A call
  * publishes its arguments in fields, wakes the workers with {@link LockSupport#unpark} and waits the
  * same way: nothing is allocated per call (no tasks, futures or lambdas), which a test checks.
- * Calls from several threads are serialized. Results are bit-identical to the single-threaded
- * {@link MatVec#matvec}, whatever the thread count (each row is computed by the same code).
+ * Calls from several threads are serialized. Each row is computed by the same code as in
+ * {@link MatVec#matvec} whatever the thread count, so results agree with it (bit for bit once both
+ * run compiled code; the interpreter's lane reduction may differ in the last bits).
  */
 public final class MatVecPool implements AutoCloseable {
 
@@ -99,13 +100,19 @@ public final class MatVecPool implements AutoCloseable {
      *
      * @throws IllegalStateException if the pool is closed
      * @throws UnsupportedOperationException if {@code type} has no kernel
-     * @throws IllegalArgumentException as {@link MatVec#matvec}
+     * @throws IllegalArgumentException as {@link MatVec#matvec}, or if a segment is confined to the
+     *     calling thread (the workers could not read it)
      */
     public void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {
         MatVec.check(type, weights, rows, cols, x, y);
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("MatVecPool is closed");
+            }
+            if (workers.length > 0 && !(weights.isAccessibleBy(workers[0]) && x.isAccessibleBy(workers[0])
+                    && y.isAccessibleBy(workers[0]))) {
+                throw new IllegalArgumentException("segments passed to a MatVecPool must be accessible from its "
+                        + "worker threads (not confined to the caller: use a shared, global or automatic arena)");
             }
             if (workers.length == 0 || rows < 2) {
                 MatVec.rows(type, weights, cols, x, y, 0, rows);

@@ -46,11 +46,6 @@ class MatVecTest {
         float[] x = MatVecTestData.vector(cols, rnd);
         MatVecTestData.Ref ref = MatVecTestData.reference(type, w, rows, cols, x);
 
-        // heap segments
-        float[] y = new float[rows];
-        MatVec.matvec(type, MemorySegment.ofArray(w), rows, cols, MemorySegment.ofArray(x), MemorySegment.ofArray(y));
-        check(type, cols, ref, y);
-
         // native, read-only, odd address (as a slice of a mapped file may be)
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ws = arena.allocate(w.length + 3L).asSlice(3, w.length);
@@ -61,9 +56,10 @@ class MatVecTest {
             MatVec.matvec(type, ws.asReadOnly(), rows, cols, xs.asReadOnly(), ys);
             float[] y2 = ys.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
             check(type, cols, ref, y2);
-            for (int r = 0; r < rows; r++) {
-                assertEquals(Float.floatToRawIntBits(y[r]), Float.floatToRawIntBits(y2[r]), "heap and native differ");
-            }
+            // and aligned
+            MemorySegment ys2 = arena.allocate(4L * rows);
+            MatVec.matvec(type, MatVecTestData.off(arena, w), rows, cols, MatVecTestData.off(arena, x), ys2);
+            check(type, cols, ref, ys2.toArray(ValueLayout.JAVA_FLOAT));
         }
     }
 
@@ -78,13 +74,15 @@ class MatVecTest {
 
     @Test
     void zeroRowsAndZeroColumns() {
-        float[] y = {5f, 5f};
-        MatVec.matvec(GgmlType.Q4_K, MemorySegment.ofArray(new byte[0]), 2, 0, MemorySegment.ofArray(new float[0]),
-                MemorySegment.ofArray(y));
-        assertEquals(0f, y[0]);
-        assertEquals(0f, y[1]);
-        MatVec.matvec(GgmlType.Q8_0, MemorySegment.ofArray(new byte[0]), 0, 32, MemorySegment.ofArray(new float[32]),
-                MemorySegment.ofArray(new float[0]));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment y = MatVecTestData.off(arena, new float[] {5f, 5f});
+            MatVec.matvec(GgmlType.Q4_K, MatVecTestData.off(arena, new byte[0]), 2, 0,
+                    MatVecTestData.off(arena, new float[0]), y);
+            assertEquals(0f, y.getAtIndex(ValueLayout.JAVA_FLOAT, 0));
+            assertEquals(0f, y.getAtIndex(ValueLayout.JAVA_FLOAT, 1));
+            MatVec.matvec(GgmlType.Q8_0, MatVecTestData.off(arena, new byte[0]), 0, 32,
+                    MatVecTestData.off(arena, new float[32]), MatVecTestData.off(arena, new float[0]));
+        }
     }
 
     @Test
@@ -129,16 +127,24 @@ class MatVecTest {
         float[] x = new float[h.length];
         x[0] = 1f;
         float[] y = new float[1];
-        MatVec.matvec(GgmlType.F16, MemorySegment.ofArray(w), 1, 16, MemorySegment.ofArray(x), MemorySegment.ofArray(y));
+        matvecF16(w, 16, x, y);
         assertEquals(Float.POSITIVE_INFINITY, y[0]);
         w[0] = 0; // drop the infinity (0 * inf would be NaN)
         w[1] = 0;
         x[2] = 1f;
         x[3] = 1f;
-        MatVec.matvec(GgmlType.F16, MemorySegment.ofArray(w), 1, 16, MemorySegment.ofArray(x), MemorySegment.ofArray(y));
+        matvecF16(w, 16, x, y);
         assertEquals(0x1p-24f - 0x1p-14f, y[0]); // a subnormal and a negative normal half
         x[16] = 1f;
-        MatVec.matvec(GgmlType.F16, MemorySegment.ofArray(w), 1, 17, MemorySegment.ofArray(x), MemorySegment.ofArray(y));
+        matvecF16(w, 17, x, y);
         assertTrue(Float.isNaN(y[0]));
+    }
+
+    private static void matvecF16(byte[] w, int cols, float[] x, float[] y) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ys = MatVecTestData.off(arena, y);
+            MatVec.matvec(GgmlType.F16, MatVecTestData.off(arena, w), 1, cols, MatVecTestData.off(arena, x), ys);
+            y[0] = ys.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
+        }
     }
 }

@@ -73,6 +73,24 @@ final class MatVecTestData {
         b[o + 1] = (byte) (h >> 8);
     }
 
+    /**
+     * A native copy. The kernel tests use native segments only (as production does: mapped weights,
+     * off-heap activations): a heap segment in the same JVM makes the segment accesses polymorphic
+     * for C2, which can then leave Vector API loads un-intrinsified (correct, but boxed and slow) and
+     * would turn the allocation test into a test of profile pollution.
+     */
+    static MemorySegment off(java.lang.foreign.Arena arena, byte[] b) {
+        MemorySegment s = arena.allocate(Math.max(1, b.length)).asSlice(0, b.length);
+        MemorySegment.copy(MemorySegment.ofArray(b), 0, s, 0, b.length);
+        return s;
+    }
+
+    static MemorySegment off(java.lang.foreign.Arena arena, float[] f) {
+        MemorySegment s = arena.allocate(Math.max(4, 4L * f.length)).asSlice(0, 4L * f.length);
+        MemorySegment.copy(MemorySegment.ofArray(f), 0, s, 0, 4L * f.length);
+        return s;
+    }
+
     static float[] vector(int n, SplittableRandom rnd) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
