@@ -53,6 +53,7 @@ public final class MatVec {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfFloat F32_NATIVE = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
@@ -458,27 +459,29 @@ public final class MatVec {
     private static float q2kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
         float d = f16(w, o + 80);
         float dmin = f16(w, o + 82);
-        FloatVector acc = FloatVector.zero(F);
-        for (int h = 0; h < 2; h++) {
-            for (int k = 0; k < 4; k++) {
-                for (int l = 0; l < 32; l += L) {
-                    int sc = u8(w, o + 8 * h + 2 * k + l / 16);
-                    FloatVector v = toF(shr(bytes(w, o + 16 + 32 * h + l), 2 * k).and((byte) 3));
-                    acc = v.fma(bc(d * (sc & 0xF)), bc(-(dmin * (sc >>> 4))))
-                            .fma(xv(x, xo + 128 * h + 32 * k + l), acc);
-                }
+        long sLo = w.get(I64_LE, o);     // scale bytes 0..7 (half 0)
+        long sHi = w.get(I64_LE, o + 8); // scale bytes 8..15 (half 1)
+        // two accumulators, rotated every step, halve the FMA latency chain
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
+        for (int g = 0; g < 16; g++) {
+            // group g = 8h + 2k + part: elements 128h + 32k + 16·part + (0..15), bits 2k of qs[32h + l]
+            int h = g >>> 3;
+            int k = (g >>> 1) & 3;
+            int l0 = 16 * (g & 1);
+            int sc = (int) ((h == 0 ? sLo : sHi) >>> (8 * (g & 7))) & 0xFF;
+            FloatVector dl = bc(d * (sc & 0xF));
+            FloatVector ml = bc(-(dmin * (sc >>> 4)));
+            for (int l = l0; l < l0 + 16; l += L) {
+                FloatVector v = toF(shr(bytes(w, o + 16 + 32 * h + l), 2 * k).and((byte) 3));
+                FloatVector next = v.fma(dl, ml).fma(xv(x, xo + 128 * h + 32 * k + l), acc0);
+                acc0 = acc1;
+                acc1 = next;
             }
         }
-        return sum(acc);
+        return sum(acc0.add(acc1));
     }
 
-    /** The signed 6-bit scale of group {@code j} (0..15) of the Q3_K block at {@code o}. */
-    private static int q3kScale(MemorySegment w, long o, int j) {
-        long s = o + 96;
-        int low = (u8(w, s + (j & 7)) >>> (4 * (j >>> 3))) & 0xF;
-        int high = (u8(w, s + 8 + (j & 3)) >>> (2 * (j >>> 2))) & 3;
-        return (low | high << 4) - 32;
-    }
 
     private static void q3_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
@@ -493,31 +496,31 @@ public final class MatVec {
 
     private static float q3kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
         float d = f16(w, o + 108);
-        FloatVector acc = FloatVector.zero(F);
+        long sLo = w.get(I64_LE, o + 96);  // packed scale bytes 0..7: low four bits
+        int sHi = w.get(I32_LE, o + 104);  // packed scale bytes 8..11: high two bits
+        // two accumulators, rotated every step, halve the FMA latency chain
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int g = 0; g < 16; g++) {
             // group g = 8h + 2k + part: elements 128h + 32k + 16·part + (0..15)
             int h = g >>> 3;
             int k = (g >>> 1) & 3;
             int l0 = 16 * (g & 1);
-            FloatVector dl = bc(d * q3kScale(w, o, g));
+            int low4 = (int) (sLo >>> (8 * (g & 7) + 4 * (g >>> 3))) & 0xF;
+            int high2 = (sHi >>> (8 * (g & 3) + 2 * (g >>> 2))) & 3;
+            FloatVector dl = bc(d * ((low4 | high2 << 4) - 32));
             for (int l = l0; l < l0 + 16; l += L) {
                 ByteVector low = shr(bytes(w, o + 32 + 32 * h + l), 2 * k).and((byte) 3);
                 ByteVector hb = shl(shr(bytes(w, o + l), 4 * h + k).and((byte) 1), 2);
-                acc = toF(low.or(hb).sub((byte) 4)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc);
+                FloatVector next = toF(low.or(hb).sub((byte) 4)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc0);
+                acc0 = acc1;
+                acc1 = next;
             }
         }
-        return sum(acc);
+        return sum(acc0.add(acc1));
     }
 
-    /** Q4_K/Q5_K 6-bit scale of group j (0..7), scales at byte {@code s}. */
-    private static int kScale(MemorySegment w, long s, int j) {
-        return j < 4 ? u8(w, s + j) & 63 : (u8(w, s + j + 4) & 0xF) | (u8(w, s + j - 4) >>> 6) << 4;
-    }
 
-    /** Q4_K/Q5_K 6-bit min of group j (0..7), scales at byte {@code s}. */
-    private static int kMin(MemorySegment w, long s, int j) {
-        return j < 4 ? u8(w, s + j + 4) & 63 : (u8(w, s + j + 4) >>> 4) | (u8(w, s + j) >>> 6) << 4;
-    }
 
     private static void q4_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
@@ -544,34 +547,68 @@ public final class MatVec {
     private static float q4kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
         float d = f16(w, o);
         float dmin = f16(w, o + 2);
-        FloatVector acc = FloatVector.zero(F);
+        long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
+        int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+        // two accumulators, rotated every step, halve the FMA latency chain
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int g = 0; g < 8; g++) {
-            // group g: low nibbles (even g) or high nibbles (odd g) of qs[32 (g / 2) ..]
-            FloatVector dl = bc(d * kScale(w, o + 4, g));
-            FloatVector ml = bc(-(dmin * kMin(w, o + 4, g)));
+            // 6-bit scale and min of group g (see QUANT_FORMATS.md), decoded without calls
+            int sc;
+            int m;
+            if (g < 4) {
+                sc = (int) (s0 >>> (8 * g)) & 63;
+                m = (int) (s0 >>> (8 * g + 32)) & 63;
+            } else {
+                int b = (s1 >>> (8 * (g - 4))) & 0xFF;
+                sc = (b & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
+                m = (b >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
+            }
+            FloatVector dl = bc(d * sc);
+            FloatVector ml = bc(-(dmin * m));
             for (int l = 0; l < 32; l += L) {
+                // low nibbles (even g) or high nibbles (odd g) of qs[32 (g / 2) ..]
                 ByteVector q = shr(bytes(w, o + 16 + 32 * (g >>> 1) + l), 4 * (g & 1)).and((byte) 0xF);
-                acc = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc);
+                FloatVector next = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc0);
+                acc0 = acc1;
+                acc1 = next;
             }
         }
-        return sum(acc);
+        return sum(acc0.add(acc1));
     }
 
     private static float q5kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
         float d = f16(w, o);
         float dmin = f16(w, o + 2);
-        FloatVector acc = FloatVector.zero(F);
+        long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
+        int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+        // two accumulators, rotated every step, halve the FMA latency chain
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int g = 0; g < 8; g++) {
-            // as Q4_K (nibbles from byte 48), plus the fifth bit: bit g of qh[l]
-            FloatVector dl = bc(d * kScale(w, o + 4, g));
-            FloatVector ml = bc(-(dmin * kMin(w, o + 4, g)));
+            // 6-bit scale and min of group g (see QUANT_FORMATS.md), decoded without calls
+            int sc;
+            int m;
+            if (g < 4) {
+                sc = (int) (s0 >>> (8 * g)) & 63;
+                m = (int) (s0 >>> (8 * g + 32)) & 63;
+            } else {
+                int b = (s1 >>> (8 * (g - 4))) & 0xFF;
+                sc = (b & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
+                m = (b >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
+            }
+            FloatVector dl = bc(d * sc);
+            FloatVector ml = bc(-(dmin * m));
             for (int l = 0; l < 32; l += L) {
+                // as Q4_K (nibbles from byte 48), plus the fifth bit: bit g of qh[l]
                 ByteVector q = shr(bytes(w, o + 48 + 32 * (g >>> 1) + l), 4 * (g & 1)).and((byte) 0xF)
                         .or(shl(shr(bytes(w, o + 16 + l), g).and((byte) 1), 4));
-                acc = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc);
+                FloatVector next = toF(q).fma(dl, ml).fma(xv(x, xo + 32 * g + l), acc0);
+                acc0 = acc1;
+                acc1 = next;
             }
         }
-        return sum(acc);
+        return sum(acc0.add(acc1));
     }
 
     private static void q6_K(MemorySegment w, long rb, int nb, MemorySegment x, MemorySegment y, int r0, int r1) {
@@ -587,7 +624,11 @@ public final class MatVec {
 
     private static float q6kBlock(MemorySegment w, long o, MemorySegment x, int xo) {
         float d = f16(w, o + 208);
-        FloatVector acc = FloatVector.zero(F);
+        long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
+        long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+        // two accumulators, rotated every step, halve the FMA latency chain
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = FloatVector.zero(F);
         for (int g = 0; g < 16; g++) {
             // group g = 8h + 2k + part: elements 128h + 32k + 16·part + (0..15); low four bits from
             // ql[64h + 32(k & 1) + l] (low nibble for k < 2, high nibble otherwise), top two bits
@@ -595,15 +636,17 @@ public final class MatVec {
             int h = g >>> 3;
             int k = (g >>> 1) & 3;
             int l0 = 16 * (g & 1);
-            FloatVector dl = bc(d * w.get(ValueLayout.JAVA_BYTE, o + 192 + g));
+            FloatVector dl = bc(d * (byte) ((g < 8 ? sLo : sHi) >>> (8 * (g & 7))));
             for (int l = l0; l < l0 + 16; l += L) {
                 ByteVector lo = shr(bytes(w, o + 64 * h + 32 * (k & 1) + l), 4 * (k >>> 1))
                         .and((byte) 0xF);
                 ByteVector hi = shl(shr(bytes(w, o + 128 + 32 * h + l), 2 * k).and((byte) 3), 4);
-                acc = toF(lo.or(hi).sub((byte) 32)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc);
+                FloatVector next = toF(lo.or(hi).sub((byte) 32)).mul(dl).fma(xv(x, xo + 128 * h + 32 * k + l), acc0);
+                acc0 = acc1;
+                acc1 = next;
             }
         }
-        return sum(acc);
+        return sum(acc0.add(acc1));
     }
 
     /**
