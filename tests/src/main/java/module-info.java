@@ -1,6 +1,8 @@
 /** Cross-module conformance tests, golden fixtures and JMH benchmarks (nothing exported). */
 open module dev.isthmus.tests {
     requires dev.isthmus.runtime;
+    requires dev.isthmus.gguf;
+    requires dev.isthmus.kernels.cpu;
     requires jmh.core;
     requires com.fasterxml.jackson.databind;
 }
