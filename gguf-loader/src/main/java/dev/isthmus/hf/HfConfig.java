@@ -488,9 +488,16 @@ public final class HfConfig {
         };
         OptionalDouble theta = blockDouble(b, path, "rope_theta");
         double th = theta.isPresent() ? theta.getAsDouble() : optDouble("rope_theta").orElse(10_000.0);
-        OptionalInt orig = blockInt(b, path, "original_max_position_embeddings");
-        if (orig.isEmpty()) {
+        // transformers reads LongRoPE's original context from the config itself first (Phi-3 keeps it
+        // there, beside a max_position_embeddings it enlarged); every other type reads the RoPE block first.
+        OptionalInt orig;
+        if (RopeParameters.LONGROPE.equals(type) && optInt("original_max_position_embeddings").isPresent()) {
             orig = optInt("original_max_position_embeddings");
+        } else {
+            orig = blockInt(b, path, "original_max_position_embeddings");
+            if (orig.isEmpty()) {
+                orig = optInt("original_max_position_embeddings");
+            }
         }
         OptionalDouble partial = blockDouble(b, path, "partial_rotary_factor");
         double pr = partial.isPresent() ? partial.getAsDouble() : optDouble("partial_rotary_factor").orElse(1.0);

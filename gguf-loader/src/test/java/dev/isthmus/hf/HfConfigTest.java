@@ -355,6 +355,21 @@ class HfConfigTest {
         // legacy "su" spelling
         HfConfig su = HfConfig.parse(json.replace("\"longrope\"", "\"su\""), null);
         assertEquals(RopeParameters.LONGROPE, su.ropeParameters().ropeType());
+        // transformers reads LongRoPE's original context from the config first, even when the block has one
+        HfConfig both = HfConfig.parse(json.replace("\"type\":\"longrope\"",
+                "\"type\":\"longrope\",\"original_max_position_embeddings\":8192"), null);
+        assertEquals(OptionalInt.of(4096), both.ropeParameters().originalMaxPositionEmbeddings());
+    }
+
+    @Test
+    void otherRopeTypesReadTheBlocksOriginalContextFirst() {
+        String json = """
+                {"model_type":"qwen2","hidden_size":64,"intermediate_size":96,"num_hidden_layers":2,
+                 "num_attention_heads":4,"vocab_size":320,"rms_norm_eps":1e-6,"max_position_embeddings":128,
+                 "original_max_position_embeddings":64,
+                 "rope_scaling":{"rope_type":"yarn","factor":4.0,"original_max_position_embeddings":32},
+                 "rope_theta":1000000.0}""";
+        assertEquals(OptionalInt.of(32), HfConfig.parse(json, null).ropeParameters().originalMaxPositionEmbeddings());
     }
 
     @Test
