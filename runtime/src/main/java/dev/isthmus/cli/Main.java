@@ -77,7 +77,10 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
+            // on the module path the version is the module's; on the class path, the jar manifest's
+            String v = Main.class.getModule().getDescriptor() != null
+                    ? Main.class.getModule().getDescriptor().rawVersion().orElse(null)
+                    : Main.class.getPackage().getImplementationVersion();
             return new String[] {"isthmus " + (v == null ? "(development build)" : v)
                     + " on Java " + Runtime.version() + " (" + System.getProperty("java.vm.vendor") + ")"};
         }
