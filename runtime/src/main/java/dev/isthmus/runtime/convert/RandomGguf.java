@@ -37,7 +37,8 @@ import java.util.function.LongConsumer;
  * {@code rope_freqs}) are the real values.
  *
  * <p>Deterministic: the values of a row depend only on the seed, the tensor's index and the row,
- * so chunking and threading do not change the bytes. Rows are generated and quantized in chunks on
+ * so chunking and threading do not change the bytes. Q4_K and Q6_K weights, whose quantizer is
+ * slow, are assembled from a seeded pool of quantized random blocks (see {@code POOLED}). Rows are generated and quantized in chunks on
  * all cores; the heap holds a few chunks. The tokenizer ({@code tokenizer.*} keys) is copied from a
  * vocab-only GGUF.
  */
@@ -387,7 +388,10 @@ public final class RandomGguf {
             for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
                 long first = r0;
                 int nr = (int) Math.min(rowsPerChunk, rows - r0);
-                window.add(pool.submit(() -> chunk(type, seed, tensorIndex, first, nr, (int) rowLen, ones)));
+                byte[] blocks = ones || !POOLED.contains(type) ? null : blockPool(type, seed);
+                window.add(pool.submit(() -> blocks != null
+                        ? pooledChunk(type, blocks, seed, tensorIndex, first, nr, (int) rowLen)
+                        : chunk(type, seed, tensorIndex, first, nr, (int) rowLen, ones)));
                 if (window.size() >= 2 * threads) {
                     os.write(take(window));
                 }
@@ -414,6 +418,49 @@ public final class RandomGguf {
             }
             throw new IOException(e.getCause());
         }
+    }
+
+    /**
+     * Types whose quantizer is too slow for billions of weights (Q4_K ~3 M/s per core): their
+     * weights are assembled from a pool of {@value #POOL_BLOCKS} blocks quantized from the same
+     * random distribution, each block of each row picked by a hash of (seed, tensor, row, block).
+     * Every block is a real quantization of Gaussian-like data, so the spread is the same.
+     */
+    private static final java.util.Set<GgmlType> POOLED = java.util.EnumSet.of(GgmlType.Q4_K, GgmlType.Q6_K);
+    private static final int POOL_BLOCKS = 4096;
+    private static final java.util.concurrent.ConcurrentHashMap<String, byte[]> BLOCK_POOLS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static byte[] blockPool(GgmlType type, long seed) {
+        return BLOCK_POOLS.computeIfAbsent(type + "/" + seed, k -> {
+            if (BLOCK_POOLS.size() > 8) {
+                BLOCK_POOLS.clear();
+            }
+            int n = POOL_BLOCKS * type.blockSize();
+            float[] buf = new float[n];
+            fillRow(buf, 0, n, seed, -1 - type.id(), 0);
+            byte[] out = new byte[(int) type.byteSize(n)];
+            Quantize.quantize(type, buf, 0, n, out, 0);
+            return out;
+        });
+    }
+
+    private static byte[] pooledChunk(GgmlType type, byte[] blocks, long seed, int tensorIndex, long first, int nr,
+                                      int rowLen) {
+        int ts = type.typeSize();
+        int perRow = rowLen / type.blockSize();
+        byte[] out = new byte[(int) type.byteSize((long) nr * rowLen)];
+        int o = 0;
+        for (int k = 0; k < nr; k++) {
+            long state = mix(mix(seed ^ 0x2545F4914F6CDD1DL) + tensorIndex * 0x9E3779B97F4A7C15L
+                    + (first + k) * 0xD1B54A32D192ED03L);
+            for (int b = 0; b < perRow; b++, o += ts) {
+                state += 0x9E3779B97F4A7C15L;
+                int idx = (int) (mix(state) >>> 52) & (POOL_BLOCKS - 1);
+                System.arraycopy(blocks, idx * ts, out, o, ts);
+            }
+        }
+        return out;
     }
 
     /** Rows {@code [first, first + nr)} of a tensor, quantized. */
