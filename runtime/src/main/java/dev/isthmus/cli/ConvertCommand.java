@@ -62,14 +62,20 @@ final class ConvertCommand implements Callable<Integer> {
     static final class ProgressBar implements HfToGguf.Progress {
         private final PrintWriter err;
         private final boolean terminal;
+        private final String label;
         private long total = -1;
         private long startNanos;
         private long lastDraw;
         private int lastQuarter;
 
         ProgressBar(PrintWriter err, boolean terminal) {
+            this(err, terminal, "converting");
+        }
+
+        ProgressBar(PrintWriter err, boolean terminal, String label) {
             this.err = err;
             this.terminal = terminal;
+            this.label = label;
         }
 
         @Override
@@ -109,7 +115,7 @@ final class ConvertCommand implements Callable<Integer> {
 
         private String line(long done, long now) {
             double secs = Math.max(1e-9, (now - startNanos) / 1e9);
-            return String.format(Locale.ROOT, "converting: %s / %s (%3.0f%%) %s/s", human(done), human(total),
+            return String.format(Locale.ROOT, "%s: %s / %s (%3.0f%%) %s/s", label, human(done), human(total),
                     100.0 * Math.min(done, total) / total, human((long) (done / secs)));
         }
 

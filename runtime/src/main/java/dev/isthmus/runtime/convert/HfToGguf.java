@@ -28,6 +28,7 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 
 /**
@@ -93,16 +94,32 @@ public final class HfToGguf {
         void finish();
     }
 
-    private sealed interface Source permits FromHf, Generated {
+    /** Where a planned tensor's data comes from. */
+    sealed interface Source permits FromHf, Generated {
     }
 
-    private record FromHf(String hfName, int permuteHeads, boolean plusOne) implements Source {
+    /** An HF tensor (original name), with the converter's row permutation and Gemma's +1. */
+    record FromHf(String hfName, int permuteHeads, boolean plusOne) implements Source {
     }
 
-    private record Generated(float[] data) implements Source {
+    /** Data computed from the config (rope factors), written as F32. */
+    record Generated(float[] data) implements Source {
     }
 
-    private record Planned(String name, GgmlType type, long[] ne, Source source) {
+    /** One output tensor: GGUF name, type, GGUF shape (ne, innermost first) and source. */
+    record Planned(String name, GgmlType type, long[] ne, Source source) {
+    }
+
+    /**
+     * The metadata (without {@code tokenizer.*}) and tensor plan of a conversion, shared by
+     * {@code convert} and {@code random}.
+     *
+     * @param family    the family
+     * @param meta      the metadata, in write order
+     * @param tensors   the tensors, in write order
+     * @param fallbacks tensors planned in another type than asked, as "name: TYPE"
+     */
+    record Plan(Family family, Map<String, GgufValue> meta, List<Planned> tensors, List<String> fallbacks) {
     }
 
     private HfToGguf() {
@@ -160,28 +177,26 @@ public final class HfToGguf {
                             + " with " + layers + " layers) in " + dir);
                 }
             }
-            Map<String, GgufValue> meta = new LinkedHashMap<>();
-            List<Planned> plan = new ArrayList<>();
-            metadata(dir, config, family, options.type(), meta, plan, warn);
+            for (String original : byNormalName.values()) {
+                SafetensorsTensor t = st.tensor(original).orElseThrow();
+                if (t.dtype() != SafetensorsDType.F32 && t.dtype() != SafetensorsDType.F16
+                        && t.dtype() != SafetensorsDType.BF16) {
+                    throw new IllegalArgumentException("tensor '" + original + "' has dtype " + t.dtype().formatName()
+                            + "; convert reads F32, F16 and BF16");
+                }
+            }
+            String name = dir.toAbsolutePath().normalize().getFileName().toString();
+            Plan pl = plan(name, config, family, options.type(), byNormalName,
+                    original -> st.tensor(original).orElseThrow().shape(), warn);
+            Map<String, GgufValue> meta = pl.meta();
+            List<Planned> plan = pl.tensors();
             HfTokenizer.addTo(dir, config, meta, warn);
             if (family == Family.SMOLLM3 && meta.containsKey("tokenizer.chat_template")) {
                 // as llama.cpp's converter: drop the "[:]" slices its template engine does not support
                 meta.put("tokenizer.chat_template",
                         GgufValue.string(meta.get("tokenizer.chat_template").asString().replace("[:]", "")));
             }
-            planWeights(st, config, family, options.type(), byNormalName, plan);
-
-            List<String> fallbacks = new ArrayList<>();
-            for (Planned p : plan) {
-                if (p.ne.length >= 2 && p.source instanceof FromHf) {
-                    GgmlType asked = options.type().preferredType(p.ne.length, isOutput(p.name, byNormalName));
-                    if (p.type != asked) {
-                        fallbacks.add(p.name + ": " + p.type);
-                        warn.accept(p.name + ": row length " + p.ne[0] + " is not a multiple of the " + asked
-                                + " block size " + asked.blockSize() + "; written as " + p.type);
-                    }
-                }
-            }
+            List<String> fallbacks = pl.fallbacks();
             Path part = out.resolveSibling(out.getFileName() + ".part");
             boolean done = false;
             try {
@@ -215,6 +230,35 @@ public final class HfToGguf {
         }
     }
 
+    /**
+     * The metadata (without tokenizer) and the tensor plan for {@code config}, given the HF tensors
+     * present.
+     *
+     * @param name         {@code general.name}
+     * @param byNormalName normalised HF name → original HF name, of the tensors present
+     * @param shapeOf      the row-major HF shape of an original HF name
+     * @param warn         receives one line per warning (rope scaling, block-size fallbacks)
+     */
+    static Plan plan(String name, HfConfig config, Family family, ConvertType type, Map<String, String> byNormalName,
+                     Function<String, long[]> shapeOf, Consumer<String> warn) {
+        Map<String, GgufValue> meta = new LinkedHashMap<>();
+        List<Planned> plan = new ArrayList<>();
+        metadata(name, config, family, type, meta, plan, warn);
+        planWeights(shapeOf, config, family, type, byNormalName, plan);
+        List<String> fallbacks = new ArrayList<>();
+        for (Planned p : plan) {
+            if (p.ne.length >= 2 && p.source instanceof FromHf) {
+                GgmlType asked = type.preferredType(p.ne.length, isOutput(p.name, byNormalName));
+                if (p.type != asked) {
+                    fallbacks.add(p.name + ": " + p.type);
+                    warn.accept(p.name + ": row length " + p.ne[0] + " is not a multiple of the " + asked
+                            + " block size " + asked.blockSize() + "; written as " + p.type);
+                }
+            }
+        }
+        return new Plan(family, meta, plan, List.copyOf(fallbacks));
+    }
+
     private static boolean isOutput(String gguf, Map<String, String> byNormalName) {
         return gguf.equals("output.weight")
                 || (gguf.equals("token_embd.weight") && !byNormalName.containsKey("lm_head.weight"));
@@ -222,11 +266,11 @@ public final class HfToGguf {
 
     // ------------------------------------------------------------------------------------ metadata
 
-    private static void metadata(Path dir, HfConfig c, Family family, ConvertType type, Map<String, GgufValue> m,
+    private static void metadata(String name, HfConfig c, Family family, ConvertType type, Map<String, GgufValue> m,
                                  List<Planned> plan, Consumer<String> warn) {
         String a = family.arch();
         m.put("general.architecture", GgufValue.string(a));
-        m.put("general.name", GgufValue.string(dir.toAbsolutePath().normalize().getFileName().toString()));
+        m.put("general.name", GgufValue.string(name));
         m.put("general.file_type", GgufValue.uint32(type.fileType()));
         m.put("general.quantization_version", GgufValue.uint32(2));
         int nEmbd = c.hiddenSize();
@@ -411,7 +455,7 @@ public final class HfToGguf {
 
     // ------------------------------------------------------------------------------------ weights
 
-    private static void planWeights(SafetensorsModel st, HfConfig c, Family family, ConvertType type,
+    private static void planWeights(Function<String, long[]> shapeOf, HfConfig c, Family family, ConvertType type,
                                     Map<String, String> byNormalName, List<Planned> plan) {
         List<String> order = new ArrayList<>();
         TensorNames names = family.names();
@@ -430,12 +474,7 @@ public final class HfToGguf {
             if (original == null) {
                 continue;
             }
-            SafetensorsTensor t = st.tensor(original).orElseThrow();
-            if (t.dtype() != SafetensorsDType.F32 && t.dtype() != SafetensorsDType.F16 && t.dtype() != SafetensorsDType.BF16) {
-                throw new IllegalArgumentException("tensor '" + original + "' has dtype " + t.dtype().formatName()
-                        + "; convert reads F32, F16 and BF16");
-            }
-            long[] shape = t.shape();
+            long[] shape = shapeOf.apply(original);
             if (shape.length < 1 || shape.length > 4) {
                 throw new IllegalArgumentException("tensor '" + original + "' has shape " + Arrays.toString(shape)
                         + " (1 to 4 dimensions expected)");
@@ -459,14 +498,19 @@ public final class HfToGguf {
         }
     }
 
+    /** Writes a {@link Generated} tensor's data as F32. */
+    static void writeGenerated(GgufWriter w, String name, Generated g) throws IOException {
+        MemorySegment seg = MemorySegment.ofArray(new byte[g.data.length * 4]);
+        for (int i = 0; i < g.data.length; i++) {
+            seg.set(FLOAT_LE, 4L * i, g.data[i]);
+        }
+        w.writeTensorData(name, seg);
+    }
+
     private static void write(GgufWriter w, SafetensorsModel st, Planned p, Map<String, String> byNormalName)
             throws IOException {
         if (p.source instanceof Generated g) {
-            MemorySegment seg = MemorySegment.ofArray(new byte[g.data.length * 4]);
-            for (int i = 0; i < g.data.length; i++) {
-                seg.set(FLOAT_LE, 4L * i, g.data[i]);
-            }
-            w.writeTensorData(p.name, seg);
+            writeGenerated(w, p.name, g);
             return;
         }
         FromHf src = (FromHf) p.source;
