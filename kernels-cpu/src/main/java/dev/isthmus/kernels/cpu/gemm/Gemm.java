@@ -110,12 +110,21 @@ public final class Gemm implements AutoCloseable {
 
     /**
      * The measured winner for a dtype and batch size when oneDNN is available (docs/GEMM.md, figures
-     * from {@code GemmBenchmark}). Quantized types and anything oneDNN cannot take: {@link Path#VECTOR}.
+     * from {@code GemmBenchmark}, AVX2 EPYC, noisy shared 2-core box). Quantized types and anything
+     * oneDNN cannot take: {@link Path#VECTOR}.
+     *
+     * <pre>
+     *   type   m = 1 (decode GEMV)          m = 64 (prefill chunk)
+     *   F32    oneDNN (1.3-2.4x, 1 thread)  oneDNN (8-15x)
+     *   F16    Vector API (tie at 1 thread, oneDNN (4.5-20x)
+     *          1.7-8x at 2 threads)
+     *   BF16   Vector API (1.0-11x)         oneDNN (4-9x)
+     * </pre>
+     * m between 2 and 63 was not measured: it takes the m = 64 winner, since oneDNN reads W once for
+     * all rows while the Vector API path streams W once per row.
      */
     public static Path measuredChoice(GgmlType type, int m) {
         return switch (type) {
-            // m == 1 (decode GEMV): the Vector API kernels read the weights once at memory bandwidth;
-            // m > 1 (prefill): oneDNN's blocked GEMM reuses each weight row across the rows of X.
             case F32 -> m <= DECODE_MAX_M_F32 ? Path.VECTOR : Path.ONEDNN;
             case F16 -> m <= DECODE_MAX_M_F16 ? Path.VECTOR : Path.ONEDNN;
             case BF16 -> m <= DECODE_MAX_M_BF16 ? Path.VECTOR : Path.ONEDNN;
@@ -123,8 +132,8 @@ public final class Gemm implements AutoCloseable {
         };
     }
 
-    // The largest m for which the Vector API path won (measured at m = 1 and m = 64; see docs/GEMM.md).
-    static final int DECODE_MAX_M_F32 = 1;
+    /** The largest m for which the Vector API path won, per dtype (0: oneDNN won at every m measured). */
+    static final int DECODE_MAX_M_F32 = 0;
     static final int DECODE_MAX_M_F16 = 1;
     static final int DECODE_MAX_M_BF16 = 1;
 
