@@ -81,7 +81,7 @@ public final class Gemm implements AutoCloseable {
     /** Idle primitives per shape, least recently used shape first. Guarded by {@code this}. */
     private final LinkedHashMap<Key, ArrayDeque<DnnlMatmul>> idle = new LinkedHashMap<>(16, 0.75f, true);
     private int idleCount;
-    private boolean closed;
+    private volatile boolean closed;
     private final AtomicLong created = new AtomicLong();
     /** Types oneDNN refused to build a primitive for on this machine. */
     private final Set<GgmlType> unimplemented = ConcurrentHashMap.newKeySet();
@@ -175,12 +175,16 @@ public final class Gemm implements AutoCloseable {
      * @return the path taken
      * @throws UnsupportedOperationException if {@code type} has no kernel
      * @throws IllegalArgumentException for a bad shape or a short segment
+     * @throws IllegalStateException after {@link #close()}
      */
     public Path gemm(GgmlType type, MemorySegment weights, int m, int k, int n, MemorySegment x, MemorySegment y) {
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(weights, "weights");
         Objects.requireNonNull(x, "x");
         Objects.requireNonNull(y, "y");
+        if (closed) {
+            throw new IllegalStateException("Gemm is closed");
+        }
         if (m < 0 || k < 0 || n < 0) {
             throw new IllegalArgumentException("negative shape " + m + "x" + k + "x" + n);
         }

@@ -198,6 +198,9 @@ class GemmTest {
             assertThrows(UnsupportedOperationException.class, () -> gemm.gemm(GgmlType.Q8_1, w, 1, 32, 1, x, y));
             assertEquals(Gemm.Path.VECTOR, gemm.gemm(GgmlType.F32, w, 0, 64, 5, x, y));
             assertThrows(IllegalArgumentException.class, () -> new Gemm(Gemm.Policy.AUTO, null, 0));
+            Gemm closed = new Gemm();
+            closed.close();
+            assertThrows(IllegalStateException.class, () -> closed.gemm(GgmlType.F32, w, 1, 64, 5, x, y));
         }
     }
 
