@@ -2,9 +2,11 @@
 module dev.isthmus.kernels.cpu {
     requires transitive dev.isthmus.memory;
     requires dev.isthmus.gguf;
+    requires dev.isthmus.nativebindings;
     requires jdk.incubator.vector;
 
     exports dev.isthmus.kernels.cpu;
+    exports dev.isthmus.kernels.cpu.gemm;
     exports dev.isthmus.kernels.cpu.matvec;
     exports dev.isthmus.kernels.cpu.ref;
 

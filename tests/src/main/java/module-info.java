@@ -3,6 +3,7 @@ open module dev.isthmus.tests {
     requires dev.isthmus.runtime;
     requires dev.isthmus.gguf;
     requires dev.isthmus.kernels.cpu;
+    requires dev.isthmus.nativebindings;
     requires jmh.core;
     requires com.fasterxml.jackson.databind;
 }

@@ -1,0 +1,130 @@
+package dev.isthmus.bench;
+
+import dev.isthmus.gguf.GgmlType;
+import dev.isthmus.kernels.cpu.gemm.Gemm;
+import dev.isthmus.kernels.cpu.matvec.MatVecPool;
+import dev.isthmus.nativebindings.dnnl.DnnlLibrary;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * {@code Y[m][n] = X[m][k] · Wᵀ} through {@link Gemm}, oneDNN vs the Vector API, for F32/F16/BF16
+ * weights. Weight bytes per call: {@code n * k * elementSize}; flops: {@code 2 m n k} (both printed
+ * at setup). oneDNN's OpenMP thread count is set with {@code omp_set_num_threads} (found in the
+ * {@code libgomp} that {@code libdnnl} loads) on the benchmark thread, which is the thread that calls
+ * oneDNN; the Vector API path uses a {@link MatVecPool} of {@code threads}.
+ *
+ * <p>The JMH jar leaves {@code org/bytedeco/**} out, so oneDNN must be given by path:
+ * <pre>java -Disthmus.dnnl.path=$HOME/.cache/isthmus/native/SHA/libdnnl.so.3 -jar tests/target/benchmarks.jar GemmBenchmark</pre>
+ * An {@code ONEDNN} case fails (rather than silently measuring the fallback) when oneDNN is not loaded.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 1, time = 1)
+@Measurement(iterations = 3, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
+public class GemmBenchmark {
+    @Param({"F32", "F16", "BF16"})
+    public String type;
+
+    /** k x n (W is [n][k]). */
+    @Param({"2048x2048", "2048x8192"})
+    public String shape;
+
+    /** Rows of X: 1 = decode, 64 = a prefill chunk. */
+    @Param({"1", "64"})
+    public int m;
+
+    @Param({"1", "2"})
+    public int threads;
+
+    @Param({"ONEDNN", "VECTOR"})
+    public String impl;
+
+    private GgmlType t;
+    private int k;
+    private int n;
+    private Arena arena;
+    private MemorySegment w;
+    private MemorySegment x;
+    private MemorySegment y;
+    private MatVecPool pool;
+    private Gemm gemm;
+    private Gemm.Path expected;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Throwable {
+        t = GgmlType.valueOf(type);
+        String[] kn = shape.split("x");
+        k = Integer.parseInt(kn[0]);
+        n = Integer.parseInt(kn[1]);
+        arena = Arena.ofShared();
+        long bytes = n * t.rowSize(k);
+        w = arena.allocate(bytes, 64);
+        x = arena.allocate(4L * m * k, 64);
+        y = arena.allocate(4L * m * n, 64);
+        SplittableRandom rnd = new SplittableRandom(42);
+        MatVecBenchmark.fill(t, w, bytes, rnd);
+        for (long i = 0; i < (long) m * k; i++) {
+            x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian());
+        }
+        expected = Gemm.Path.valueOf(impl);
+        if (expected == Gemm.Path.ONEDNN) {
+            if (!DnnlLibrary.availability().available()) {
+                throw new IllegalStateException("oneDNN unavailable (" + DnnlLibrary.availability().reason()
+                        + "); pass -D" + DnnlLibrary.PATH_PROPERTY + "=.../libdnnl.so.3");
+            }
+            MethodHandle set = DnnlLibrary.require().downcall("omp_set_num_threads",
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            set.invokeExact(threads);
+            MethodHandle get = DnnlLibrary.require().downcall("omp_get_max_threads",
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT));
+            int now = (int) get.invokeExact();
+            System.out.printf("%n# omp_get_max_threads() on %s = %d%n", Thread.currentThread().getName(), now);
+            gemm = new Gemm(Gemm.Policy.PREFER_ONEDNN, null, 4);
+        } else {
+            pool = threads > 1 ? new MatVecPool(threads) : null;
+            gemm = new Gemm(Gemm.Policy.VECTOR_ONLY, pool, 4);
+        }
+        System.out.printf("%n# %s m=%d k=%d n=%d: %d weight bytes, %d flops per call%n", type, m, k, n, bytes,
+                2L * m * n * k);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        gemm.close();
+        if (pool != null) {
+            pool.close();
+        }
+        arena.close();
+    }
+
+    @Benchmark
+    public float gemm() {
+        Gemm.Path p = gemm.gemm(t, w, m, k, n, x, y);
+        if (p != expected) {
+            throw new IllegalStateException("took " + p + ", wanted " + expected);
+        }
+        return y.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
+    }
+}
