@@ -6,6 +6,7 @@ module dev.isthmus.memory {
     requires transitive dev.isthmus.nativebindings;
 
     exports dev.isthmus.memory;
+    exports dev.isthmus.memory.backend;
     exports dev.isthmus.memory.kv;
 
     uses dev.isthmus.memory.BackendProvider;

@@ -28,4 +28,15 @@ public interface BackendProvider {
     default long memoryBytes() {
         return -1;
     }
+
+    /**
+     * Opens this backend for computing.
+     *
+     * @param threads worker threads for a CPU backend (0: the backend's default, e.g. the physical
+     *                cores); a device backend ignores it
+     * @throws UnsupportedOperationException if this backend cannot compute here (see {@link #probe()})
+     */
+    default dev.isthmus.memory.backend.Backend open(int threads) {
+        throw new UnsupportedOperationException("backend " + name() + " cannot compute: " + probe().reason());
+    }
 }

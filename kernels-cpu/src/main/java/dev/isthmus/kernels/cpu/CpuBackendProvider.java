@@ -44,6 +44,11 @@ public final class CpuBackendProvider implements BackendProvider {
         return Runtime.getRuntime().maxMemory();
     }
 
+    @Override
+    public dev.isthmus.memory.backend.Backend open(int threads) {
+        return new CpuBackend(threads);
+    }
+
     /** Bit width of the Vector API's preferred float species on this CPU (e.g. 256 for AVX2). */
     public static int preferredVectorBits() {
         return FloatVector.SPECIES_PREFERRED.vectorBitSize();
