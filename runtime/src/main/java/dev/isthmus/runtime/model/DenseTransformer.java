@@ -164,28 +164,39 @@ public final class DenseTransformer {
             throw new ModelFormatException(path, 0, "neither a Hugging Face model folder nor a GGUF file");
         }
         try (GgufFile f = GgufFile.open(path)) {
-            String arch = f.architecture();
-            if (arch == null) {
-                throw new ModelFormatException(path, -1, "GGUF file has no " + GgufFile.ARCHITECTURE_KEY);
-            }
-            Family family = Family.ofArch(arch).orElseThrow(() -> new UnsupportedModelException(path, -1,
-                    "GGUF architecture '" + arch + "' is not supported; supported: "
-                            + String.join(", ", Family.supportedArchs())));
+            Family family = family(f);
             f.requireComputable();
-            DenseSpec spec = Families.spec(GgufConfig.hfConfig(f, family));
-            List<Double> freqs = GgufConfig.ropeFreqs(f);
-            if (!freqs.isEmpty()) {
-                List<DenseSpec.Layer> layers = new ArrayList<>();
-                for (DenseSpec.Layer l : spec.layers()) {
-                    layers.add(l.rope() == null ? l : new DenseSpec.Layer(l.slidingWindow(), l.rope().withFreqFactors(freqs)));
-                }
-                spec = spec.withLayers(layers);
-            }
+            DenseSpec spec = ggufSpec(f, family);
             return new DenseTransformer(spec, new GgufWeights(f, family, spec.heads(), spec.kvHeads()), threads);
         }
     }
 
-    private static boolean isGguf(Path file) throws IOException {
+    /** The family of a GGUF file's architecture, or an {@link UnsupportedModelException} naming it and the supported ones. */
+    static Family family(GgufFile f) {
+        String arch = f.architecture();
+        if (arch == null) {
+            throw new ModelFormatException(f.path(), -1, "GGUF file has no " + GgufFile.ARCHITECTURE_KEY);
+        }
+        return Family.ofArch(arch).orElseThrow(() -> new UnsupportedModelException(f.path(), -1,
+                "GGUF architecture '" + arch + "' is not supported; supported: "
+                        + String.join(", ", Family.supportedArchs())));
+    }
+
+    /** The spec a GGUF file's metadata describes (with its RoPE frequency factors, if any). */
+    static DenseSpec ggufSpec(GgufFile f, Family family) {
+        DenseSpec spec = Families.spec(GgufConfig.hfConfig(f, family));
+        List<Double> freqs = GgufConfig.ropeFreqs(f);
+        if (!freqs.isEmpty()) {
+            List<DenseSpec.Layer> layers = new ArrayList<>();
+            for (DenseSpec.Layer l : spec.layers()) {
+                layers.add(l.rope() == null ? l : new DenseSpec.Layer(l.slidingWindow(), l.rope().withFreqFactors(freqs)));
+            }
+            spec = spec.withLayers(layers);
+        }
+        return spec;
+    }
+
+    static boolean isGguf(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString());
         }
