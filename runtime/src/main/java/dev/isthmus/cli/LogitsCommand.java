@@ -1,6 +1,9 @@
 package dev.isthmus.cli;
 
 import dev.isthmus.runtime.BackendChoice;
+import dev.isthmus.memory.backend.Backend;
+import dev.isthmus.memory.kv.KvType;
+import dev.isthmus.runtime.model.DenseModel;
 import dev.isthmus.runtime.model.DenseTransformer;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -47,13 +50,18 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "Where to write the logits.")
     Path out;
 
-    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "NAME",
-            description = "Backend to run on (default: ${DEFAULT-VALUE}); it must be available here.")
+    @Option(names = "--backend", paramLabel = "NAME",
+            description = "Backend to run on (cpu, cuda); default: the probe's choice (-Disthmus.backend also works).")
     String backend;
 
-    @Option(names = "--threads", defaultValue = "1", paramLabel = "N",
-            description = "Threads for the matrix products (default: ${DEFAULT-VALUE}); results do not depend on it.")
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "CPU threads (default: the physical cores).")
     int threads;
+
+    @Option(names = "--reference",
+            description = "Use the float32 reference forward pass (weights dequantized to float arrays, double "
+                    + "accumulation) instead of the backend's kernels; CPU only, slow.")
+    boolean reference;
 
     @Option(names = "--greedy", defaultValue = "0", paramLabel = "N",
             description = "Also print the N greedy token ids that follow the given tokens.")
@@ -64,39 +72,55 @@ final class LogitsCommand implements Callable<Integer> {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("--tokens: no token ids given");
         }
-        if (threads < 1) {
-            throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+        if (threads < 0) {
+            throw new IllegalArgumentException("--threads must not be negative, got " + threads);
         }
         if (greedy < 0) {
             throw new IllegalArgumentException("--greedy must not be negative, got " + greedy);
         }
-        BackendChoice choice = BackendChoice.choose(BackendChoice.providers(), backend, -1);
-        if (!choice.backend().equals("cpu")) {
-            throw new IllegalStateException("the " + choice.backend() + " backend cannot run models yet; use --backend cpu");
+        if (reference) {
+            DenseTransformer m = DenseTransformer.load(model, Math.max(1, threads));
+            check(m.spec().vocab(), m.spec().maxPositions());
+            write(m.logits(tokens), m.spec().vocab());
+            if (greedy > 0) {
+                print(m.greedy(tokens, greedy));
+            }
+            return 0;
         }
-        DenseTransformer m = DenseTransformer.load(model, threads);
-        int vocab = m.spec().vocab();
+        String name = backend != null ? backend : System.getProperty(BackendChoice.PROPERTY);
+        try (Backend b = BackendChoice.open(name, threads); DenseModel m = DenseModel.load(model, b)) {
+            check(m.spec().vocab(), m.spec().maxPositions());
+            write(m.logits(tokens), m.spec().vocab());
+            if (greedy > 0) {
+                print(m.greedy(tokens, greedy, KvType.F32));
+            }
+        }
+        return 0;
+    }
+
+    private void check(int vocab, int context) {
         for (int t : tokens) {
             if (t < 0 || t >= vocab) {
                 throw new IllegalArgumentException("--tokens: id " + t + " is outside the vocabulary [0, " + vocab + ")");
             }
         }
-        if (tokens.length + greedy > m.spec().maxPositions()) {
+        if (tokens.length + greedy > context) {
             throw new IllegalArgumentException(tokens.length + greedy + " tokens exceed the model's context of "
-                    + m.spec().maxPositions());
+                    + context);
         }
-        float[] logits = m.logits(tokens);
+    }
+
+    private void write(float[] logits, int vocab) throws IOException {
         writeFloats(out, logits);
         PrintWriter err = spec.commandLine().getErr();
         err.printf("isthmus: wrote %d x %d logits to %s%n", tokens.length, vocab, out);
         err.flush();
-        if (greedy > 0) {
-            int[] ids = m.greedy(tokens, greedy);
-            PrintWriter o = spec.commandLine().getOut();
-            o.println(Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
-            o.flush();
-        }
-        return 0;
+    }
+
+    private void print(int[] ids) {
+        PrintWriter o = spec.commandLine().getOut();
+        o.println(Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+        o.flush();
     }
 
     /** Raw little-endian float32, written through a temporary file so a failure leaves no partial output. */

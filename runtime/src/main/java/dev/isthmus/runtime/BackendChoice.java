@@ -107,4 +107,23 @@ public record BackendChoice(String backend, String reason, List<Status> statuses
         }
         throw new IllegalStateException("no backend can run here: " + String.join("; ", passedOver));
     }
+
+    /**
+     * Chooses a backend (as {@link #choose(List, String, long)}; {@code override} null or blank for the
+     * probe's choice, else the named one) and opens it for computing.
+     *
+     * @param threads CPU threads (0: the physical cores)
+     * @throws IllegalArgumentException when the override names no known backend
+     * @throws IllegalStateException    when the chosen backend cannot run or compute here
+     */
+    public static dev.isthmus.memory.backend.Backend open(String override, int threads) {
+        List<BackendProvider> providers = providers();
+        BackendChoice choice = choose(providers, override, -1);
+        BackendProvider p = providers.stream().filter(x -> x.name().equals(choice.backend())).findFirst().orElseThrow();
+        try {
+            return p.open(threads);
+        } catch (UnsupportedOperationException e) {
+            throw new IllegalStateException("the " + p.name() + " backend cannot run models: " + e.getMessage(), e);
+        }
+    }
 }

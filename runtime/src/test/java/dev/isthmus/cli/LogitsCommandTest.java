@@ -79,7 +79,7 @@ class LogitsCommandTest {
         CliTest.Result cuda = run("logits", fx.toString(), "--tokens", "1,2", "--backend", "cuda", "--out", out.toString());
         assertEquals(1, cuda.code());
         assertTrue(cuda.err().contains("cuda"), cuda.err());
-        CliTest.Result threads = run("logits", fx.toString(), "--tokens", "1", "--threads", "0", "--out", out.toString());
+        CliTest.Result threads = run("logits", fx.toString(), "--tokens", "1", "--threads", "-1", "--out", out.toString());
         assertEquals(1, threads.code());
         CliTest.Result missing = run("logits", dir.resolve("nope").toString(), "--tokens", "1", "--out", out.toString());
         assertEquals(1, missing.code());
