@@ -8,6 +8,7 @@ import dev.isthmus.memory.BackendProvider;
 import dev.isthmus.memory.backend.Backend;
 import dev.isthmus.memory.kv.KvType;
 import dev.isthmus.runtime.convert.ConvertType;
+import dev.isthmus.runtime.convert.HfToGguf;
 import dev.isthmus.runtime.model.DenseModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -141,6 +142,36 @@ class BackendConformanceTest {
                 assertTrue(worst <= bound, name + " from " + source + " on " + backend.name() + ": " + worst);
             }
         }
+    }
+
+    /**
+     * K-quants against transformers itself, on the fixture whose rows are 256 wide so that Q4_K/Q6_K
+     * blocks fit every matrix (no fallback to Q8_0). Bounds: see docs/CONFORMANCE.md.
+     */
+    @ParameterizedTest(name = "llama3-wide from {0}")
+    @MethodSource("kQuants")
+    void kQuantsAgainstTransformers(String source, double bound) throws Exception {
+        String name = "llama3-wide";
+        Path dir = FixtureIntegrityTest.root().resolve(name);
+        int[] input = ConformanceTest.ids(dir.resolve("input_ids.txt"));
+        float[] expected = ConformanceTest.floats(dir.resolve("logits.f32"));
+        HfToGguf.Result converted = ConformanceGgufTest.convert(name,
+                ConvertType.valueOf(source.substring(5).toUpperCase()), tmp.resolve(name + "-" + source + ".gguf"));
+        assertTrue(converted.fallbacks().isEmpty(), "no fallback expected: " + converted.fallbacks());
+        for (Backend backend : BACKENDS) {
+            try (DenseModel m = DenseModel.load(tmp.resolve(name + "-" + source + ".gguf"), backend)) {
+                double worst = ConformanceGgufTest.maxDelta(expected, m.logits(input));
+                System.out.printf("%-14s %-12s %-5s max |dlogit| = %.2e (bound %.1e)%n", name, source, backend.name(),
+                        worst, bound);
+                assertTrue(worst <= bound, name + " from " + source + " on " + backend.name() + ": " + worst);
+            }
+        }
+    }
+
+    static Stream<Arguments> kQuants() {
+        // measured on the CPU backend: Q8_0 0.086, Q6_K 0.26, Q4_K 0.93, Q4_0 1.18 (max |logit| 3.9)
+        return Stream.of(Arguments.of("gguf-q8_0", 0.25), Arguments.of("gguf-q6_k", 0.6), Arguments.of("gguf-q4_k", 2.0),
+                Arguments.of("gguf-q4_0", 2.5));
     }
 
     @Test

@@ -103,7 +103,7 @@ class ConformanceGgufTest {
         for (String f : r.fallbacks()) {
             fallbacks.merge(f.substring(f.indexOf(": ") + 2), 1, Integer::sum);
         }
-        if (type == ConvertType.Q4_K) {
+        if (type == ConvertType.Q4_K && !name.endsWith("-wide")) {
             // 64- and 96-long rows are not whole 256-element blocks: every 2-D weight falls back
             assertTrue(!r.fallbacks().isEmpty() && fallbacks.keySet().equals(java.util.Set.of("Q8_0")),
                     name + " q4_k fallbacks: " + fallbacks);
@@ -114,7 +114,9 @@ class ConformanceGgufTest {
         int[] input = ConformanceTest.ids(dir.resolve("input_ids.txt"));
         double worst = maxDelta(ConformanceTest.floats(dir.resolve("logits.f32")), model.logits(input));
         System.out.printf("gguf %-14s %-5s max |dlogit| = %.2e  fallbacks %s%n", name, type, worst, fallbacks);
-        assertTrue(worst <= BOUNDS.get(type), name + " " + type + ": max |dlogit| " + worst + " > " + BOUNDS.get(type));
+        // a "-wide" fixture really runs Q4_K (no Q8_0 fallback): its bound is the real Q4_K one (BackendConformanceTest)
+        double bound = type == ConvertType.Q4_K && name.endsWith("-wide") ? 2.0 : BOUNDS.get(type);
+        assertTrue(worst <= bound, name + " " + type + ": max |dlogit| " + worst + " > " + bound);
     }
 
     /**
@@ -166,6 +168,8 @@ class ConformanceGgufTest {
     @ParameterizedTest
     @MethodSource("fixtures")
     void kQuantsOnWidenedFixtures(String name, @TempDir Path tmp) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(name.endsWith("-wide"),
+                name + " is already wide: BackendConformanceTest checks its K-quants against transformers");
         Path hf = WideFixture.write(FixtureIntegrityTest.root().resolve(name), tmp.resolve(name), 4, 512);
         int[] input = ConformanceTest.ids(FixtureIntegrityTest.root().resolve(name).resolve("input_ids.txt"));
         float[] reference = DenseTransformer.load(hf).logits(input);
