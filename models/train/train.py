@@ -182,6 +182,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=7.0, help="training time budget (default 7)")
     ap.add_argument("--total-minutes", type=float, default=9.0,
                     help="stop training early so that the whole run ends by then (default 9)")
+    ap.add_argument("--max-epochs", type=float, default=20.0,
+                    help="stop after this many passes over the training tokens, if the time budget lasts that "
+                         "long; the learning-rate schedule ends at whichever limit comes first (default 20)")
     ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     ap.add_argument("--tiny", action="store_true", help="tiny model on 3%% of the corpus, for a smoke test")
     ap.add_argument("--vocab", type=int, default=4096)
@@ -249,7 +252,7 @@ def main():
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, fused=cuda)
+                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8, **({"fused": True} if cuda else {}))
 
     data = torch.from_numpy(train_ids.astype(np.int64)).to(device)
     offsets = torch.arange(args.seq + 1, device=device)
@@ -291,7 +294,9 @@ def main():
     train_start = time.time()
     deadline = min(train_start + args.minutes * 60, T0 + args.total_minutes * 60 - (60 if not args.tiny else 5))
     budget = max(deadline - train_start, 1.0)
-    log(f"training for {budget:.0f} s (until the deadline), {args.batch} x {args.seq} tokens a step")
+    max_tokens = args.max_epochs * len(train_ids)
+    log(f"training for {budget:.0f} s or {args.max_epochs:g} epochs ({max_tokens:,.0f} tokens), whichever ends "
+        f"first; {args.batch} x {args.seq} tokens a step")
     model.train()
     step, tokens_seen, ema = 0, 0, None
     curve, val_curve = [], []
@@ -300,8 +305,8 @@ def main():
     last_log = time.time()
     while True:
         now = time.time()
-        frac = min((now - train_start) / budget, 1.0)
-        if now >= deadline:
+        frac = min(max((now - train_start) / budget, tokens_seen / max_tokens), 1.0)
+        if now >= deadline or tokens_seen >= max_tokens:
             break
         if step < args.warmup:
             lr = args.lr * (step + 1) / args.warmup
