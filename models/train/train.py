@@ -260,7 +260,7 @@ def main():
 
     def loss_of(x, y):
         with autocast:
-            logits = fwd(input_ids=x).logits
+            logits = fwd(input_ids=x, use_cache=False).logits
         return F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1))
 
     @torch.no_grad()
@@ -277,7 +277,7 @@ def main():
             x = torch.stack([t[r * args.seq:(r + 1) * args.seq] for r in rows]).to(device)
             y = torch.stack([t[r * args.seq + 1:(r + 1) * args.seq + 1] for r in rows]).to(device)
             with autocast:
-                logits = fwd(input_ids=x).logits
+                logits = fwd(input_ids=x, use_cache=False).logits
             total += F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
             count += y.numel()
         rest = len(t) - 1 - n * args.seq
@@ -285,7 +285,7 @@ def main():
             x = t[n * args.seq:n * args.seq + rest].unsqueeze(0).to(device)
             y = t[n * args.seq + 1:n * args.seq + rest + 1].unsqueeze(0).to(device)
             with autocast:
-                logits = fwd(input_ids=x).logits
+                logits = fwd(input_ids=x, use_cache=False).logits
             total += F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.reshape(-1), reduction="sum").item()
             count += y.numel()
         model.train()
@@ -441,7 +441,7 @@ def sample_all(model, tok, device, autocast, args):
             for _ in range(80):
                 x = torch.tensor([ids[-args.seq:]], device=device)
                 with autocast:
-                    logits = model(input_ids=x).logits[0, -1].float().cpu()
+                    logits = model(input_ids=x, use_cache=False).logits[0, -1].float().cpu()
                 if mode == "greedy":
                     nxt = int(logits.argmax())
                 else:
