@@ -6,7 +6,7 @@ One command on a GPU machine (CUDA, torch >= 2.5, transformers 5.x, tokenizers, 
     PYTHONUNBUFFERED=1 python3 models/train/train.py --out /tmp/demo-model --pack "$OUT" --minutes 7
 
 reads models/train/data/{corpus,heldout}.txt.gz (made by prepare_corpus.py), trains the tokenizer
-and the model until the time budget is spent, keeps the weights with the best validation loss,
+and the model until the time budget (or --max-epochs) is spent, keeps the weights with the best validation loss,
 measures held-out perplexity, prints samples, and writes a Hugging Face folder to --out:
 
     config.json  generation_config.json  model.safetensors (float16)  tokenizer.json
