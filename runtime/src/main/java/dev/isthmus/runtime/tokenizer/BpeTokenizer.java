@@ -1,0 +1,200 @@
+package dev.isthmus.runtime.tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * BPE over merge ranks, as llama.cpp's {@code llm_tokenizer_bpe} and Hugging Face's BPE model run
+ * it: the text is split into words by a {@link PreTokenizer}; in each word the adjacent pair with
+ * the lowest merge rank is merged (ties: the leftmost) until no pair has a merge.
+ *
+ * <p>Two alphabets: byte-level (GPT-2: every UTF-8 byte is a symbol of the byte alphabet, GGUF
+ * {@code gpt2} and HF ByteLevel) and character-level with byte fallback (HF Metaspace/SentencePiece
+ * BPE: characters that are not tokens become {@code <0xXX>} tokens). Merged words are cached.
+ */
+final class BpeTokenizer extends BaseTokenizer {
+    /** Rewrites a run of plain text before it is split ({@code first}: it starts the input or follows a special token). */
+    interface Normalizer {
+        String apply(String text, boolean first);
+    }
+
+    private static final int CACHE_LIMIT = 1 << 16;
+
+    private final PreTokenizer pre;
+    private final boolean byteLevel;
+    private final boolean ignoreMerges;
+    private final boolean byteFallback;
+    private final Normalizer normalizer;
+    private final boolean stripLeadingSpace;
+    private final LongIntMap ranks;
+    private final int[] mergeResult;
+    private final int[] byteIds = new int[256];
+    private final Map<String, Integer> rawIds;
+    private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+
+    BpeTokenizer(Vocab vocab, List<String> merges, PreTokenizer pre, boolean byteLevel, boolean ignoreMerges,
+            boolean byteFallback, Normalizer normalizer, boolean stripLeadingSpace) {
+        super(vocab);
+        this.pre = pre;
+        this.byteLevel = byteLevel;
+        this.ignoreMerges = ignoreMerges;
+        this.byteFallback = byteFallback;
+        this.normalizer = normalizer;
+        this.stripLeadingSpace = stripLeadingSpace;
+        this.ranks = new LongIntMap(merges.size());
+        this.mergeResult = new int[merges.size()];
+        for (int r = 0; r < merges.size(); r++) {
+            String m = merges.get(r);
+            int sp = m.indexOf(' ', 1);
+            mergeResult[r] = -1;
+            if (sp < 0) {
+                continue;
+            }
+            int a = vocab.id(m.substring(0, sp));
+            int b = vocab.id(m.substring(sp + 1));
+            int ab = vocab.id(m.substring(0, sp) + m.substring(sp + 1));
+            if (a < 0 || b < 0 || ab < 0) {
+                continue; // a merge whose parts or result are not tokens can never apply to token symbols
+            }
+            mergeResult[r] = ab;
+            ranks.putIfAbsent(((long) a << 32) | (b & 0xFFFFFFFFL), r);
+        }
+        for (int b = 0; b < 256; b++) {
+            byteIds[b] = byteLevel ? vocab.id(String.valueOf(ByteLevel.BYTE_TO_CHAR[b]))
+                    : vocab.id(String.format("<0x%02X>", b));
+        }
+        if (byteLevel && ignoreMerges) {
+            rawIds = new HashMap<>(vocab.size() * 2);
+            for (int i = 0; i < vocab.size(); i++) {
+                if (vocab.types[i] == Vocab.NORMAL) {
+                    byte[] bytes = ByteLevel.decode(vocab.tokens[i]);
+                    String raw = new String(bytes, StandardCharsets.UTF_8);
+                    if (java.util.Arrays.equals(raw.getBytes(StandardCharsets.UTF_8), bytes)) {
+                        rawIds.putIfAbsent(raw, i);
+                    }
+                }
+            }
+        } else {
+            rawIds = null;
+        }
+    }
+
+    @Override
+    boolean stripsLeadingSpace() {
+        return stripLeadingSpace;
+    }
+
+    @Override
+    byte[] normalBytes(int id) {
+        return byteLevel ? ByteLevel.decode(vocab.tokens[id])
+                : vocab.tokens[id].replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    void encodeText(String text, int start, int end, boolean afterSpecial, IntList out) {
+        if (normalizer != null) {
+            text = normalizer.apply(text.substring(start, end), afterSpecial);
+            start = 0;
+            end = text.length();
+        }
+        IntList words = new IntList(16);
+        pre.split(text, start, end, words);
+        for (int i = 0; i < words.size(); i += 2) {
+            String w = text.substring(words.get(i), words.get(i + 1));
+            int[] ids = cache.get(w);
+            if (ids == null) {
+                ids = word(w);
+                if (cache.size() >= CACHE_LIMIT) {
+                    cache.clear();
+                }
+                cache.put(w, ids);
+            }
+            out.addAll(ids);
+        }
+    }
+
+    /** The tokens of one word. */
+    private int[] word(String w) {
+        if (ignoreMerges) {
+            Integer whole = byteLevel ? rawIds.get(w) : vocab.ids.get(w);
+            if (whole != null) {
+                return new int[] {whole};
+            }
+        }
+        int[] syms;
+        int n;
+        if (byteLevel) {
+            byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
+            syms = new int[bytes.length];
+            n = bytes.length;
+            for (int i = 0; i < n; i++) {
+                syms[i] = byteIds[bytes[i] & 0xFF];
+            }
+        } else {
+            IntList l = new IntList(w.length());
+            for (int i = 0; i < w.length(); ) {
+                int cp = w.codePointAt(i);
+                int len = Character.charCount(cp);
+                int id = vocab.id(w.substring(i, i + len));
+                if (id >= 0) {
+                    l.add(id);
+                } else if (byteFallback) {
+                    for (byte b : w.substring(i, i + len).getBytes(StandardCharsets.UTF_8)) {
+                        l.add(byteIds[b & 0xFF] >= 0 ? byteIds[b & 0xFF] : vocab.unk);
+                    }
+                } else {
+                    l.add(vocab.unk);
+                }
+                i += len;
+            }
+            syms = l.toArray();
+            n = syms.length;
+        }
+        if (n > 1) {
+            int[] r = new int[n - 1];
+            for (int i = 0; i < n - 1; i++) {
+                r[i] = rank(syms[i], syms[i + 1]);
+            }
+            while (true) {
+                int best = -1;
+                int bestRank = Integer.MAX_VALUE;
+                for (int i = 0; i < n - 1; i++) {
+                    if (r[i] >= 0 && r[i] < bestRank) {
+                        bestRank = r[i];
+                        best = i;
+                    }
+                }
+                if (best < 0) {
+                    break;
+                }
+                syms[best] = mergeResult[bestRank];
+                System.arraycopy(syms, best + 2, syms, best + 1, n - best - 2);
+                System.arraycopy(r, best + 1, r, best, n - best - 2);
+                n--;
+                if (best > 0) {
+                    r[best - 1] = rank(syms[best - 1], syms[best]);
+                }
+                if (best < n - 1) {
+                    r[best] = rank(syms[best], syms[best + 1]);
+                }
+            }
+        }
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (syms[i] >= 0) {
+                syms[k++] = syms[i];
+            }
+        }
+        return k == syms.length ? syms : java.util.Arrays.copyOf(syms, k);
+    }
+
+    private int rank(int a, int b) {
+        if (a < 0 || b < 0) {
+            return -1;
+        }
+        return ranks.get(((long) a << 32) | (b & 0xFFFFFFFFL));
+    }
+}
