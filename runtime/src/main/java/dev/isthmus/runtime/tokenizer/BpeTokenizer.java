@@ -16,9 +16,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * BPE: characters that are not tokens become {@code <0xXX>} tokens). Merged words are cached.
  */
 final class BpeTokenizer extends BaseTokenizer {
-    /** Rewrites a run of plain text before it is split ({@code first}: it starts the input or follows a special token). */
+    /** Rewrites a run of plain text before it is split ({@code atStart}: the run starts the input). */
     interface Normalizer {
-        String apply(String text, boolean first);
+        String apply(String text, boolean atStart);
     }
 
     private static final int CACHE_LIMIT = 1 << 16;
@@ -96,7 +96,7 @@ final class BpeTokenizer extends BaseTokenizer {
     @Override
     void encodeText(String text, int start, int end, boolean afterSpecial, IntList out) {
         if (normalizer != null) {
-            text = normalizer.apply(text.substring(start, end), afterSpecial);
+            text = normalizer.apply(text.substring(start, end), start == 0);
             start = 0;
             end = text.length();
         }
