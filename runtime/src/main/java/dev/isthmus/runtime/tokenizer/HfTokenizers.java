@@ -140,7 +140,7 @@ final class HfTokenizers {
                     byteLevel = true;
                     bytePrefixSpace = p.path("add_prefix_space").asBoolean(false);
                     if (p.path("use_regex").asBoolean(true)) {
-                        regexes.add("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+                        regexes.add(PreTokenizer.HF_GPT2);
                     }
                 }
                 case "Split" -> {
@@ -236,9 +236,9 @@ final class HfTokenizers {
                 throw new IllegalArgumentException(src + ": Split/Digits together with Metaspace is not supported");
             }
         } else if (byteLevel) {
-            pre = regexes.isEmpty() ? PreTokenizer.WHOLE : PreTokenizer.regex(regexes.toArray(String[]::new));
+            pre = regexes.isEmpty() ? PreTokenizer.WHOLE : PreTokenizer.hfRegexes(regexes);
         } else {
-            pre = regexes.isEmpty() ? PreTokenizer.WHOLE : PreTokenizer.regex(regexes.toArray(String[]::new));
+            pre = regexes.isEmpty() ? PreTokenizer.WHOLE : PreTokenizer.hfRegexes(regexes);
             strip = prepends;
         }
         BpeTokenizer.Normalizer norm = steps.isEmpty() ? null : (s, first) -> {

@@ -83,9 +83,29 @@ abstract class PreTokenizer {
         return new RegexSequence(ps);
     }
 
-    /** An HF {@code Split} pre-tokenizer with {@code Isolated} behaviour, or ByteLevel's own regex. */
-    static PreTokenizer hfRegex(String pattern) {
-        return regex(pattern);
+    // the patterns as Hugging Face tokenizer.json files spell them
+    static final String HF_GPT2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+    static final String HF_LLAMA3 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    static final String HF_QWEN2 = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+    /**
+     * HF {@code Split} regexes (with {@code Isolated} behaviour) or ByteLevel's own, applied in
+     * order; the GPT-2, Llama 3 and Qwen 2 patterns alone get the hand-written {@link Scanner}.
+     */
+    static PreTokenizer hfRegexes(List<String> patterns) {
+        if (patterns.size() == 1) {
+            switch (patterns.getFirst()) {
+                case HF_GPT2, GPT2:
+                    return Scanner.GPT2;
+                case HF_LLAMA3, LLAMA3:
+                    return Scanner.LLAMA3;
+                case HF_QWEN2, QWEN2:
+                    return Scanner.QWEN2;
+                default:
+                    break;
+            }
+        }
+        return regex(patterns.toArray(String[]::new));
     }
 
     /** The whole text as one word. */
