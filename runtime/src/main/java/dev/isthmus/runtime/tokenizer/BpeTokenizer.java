@@ -4,7 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * BPE over merge ranks, as llama.cpp's {@code llm_tokenizer_bpe} and Hugging Face's BPE model run
@@ -21,8 +20,6 @@ final class BpeTokenizer extends BaseTokenizer {
         String apply(String text, boolean atStart);
     }
 
-    private static final int CACHE_LIMIT = 1 << 16;
-
     private final PreTokenizer pre;
     private final boolean byteLevel;
     private final boolean ignoreMerges;
@@ -33,7 +30,7 @@ final class BpeTokenizer extends BaseTokenizer {
     private final int[] mergeResult;
     private final int[] byteIds = new int[256];
     private final Map<String, Integer> rawIds;
-    private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+    private final ThreadLocal<WordCache> cache = ThreadLocal.withInitial(WordCache::new);
 
     BpeTokenizer(Vocab vocab, List<String> merges, PreTokenizer pre, boolean byteLevel, boolean ignoreMerges,
             boolean byteFallback, Normalizer normalizer, boolean stripLeadingSpace) {
@@ -100,17 +97,18 @@ final class BpeTokenizer extends BaseTokenizer {
             start = 0;
             end = text.length();
         }
-        IntList words = new IntList(16);
+        IntList words = new IntList(Math.min(1 << 16, (end - start) / 2 + 8));
         pre.split(text, start, end, words);
+        WordCache c = cache.get();
         for (int i = 0; i < words.size(); i += 2) {
-            String w = text.substring(words.get(i), words.get(i + 1));
-            int[] ids = cache.get(w);
+            int ws = words.get(i);
+            int we = words.get(i + 1);
+            int h = WordCache.hash(text, ws, we);
+            int[] ids = c.get(text, ws, we, h);
             if (ids == null) {
+                String w = text.substring(ws, we);
                 ids = word(w);
-                if (cache.size() >= CACHE_LIMIT) {
-                    cache.clear();
-                }
-                cache.put(w, ids);
+                c.put(w, h, ids);
             }
             out.addAll(ids);
         }

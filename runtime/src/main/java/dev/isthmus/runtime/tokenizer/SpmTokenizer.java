@@ -15,8 +15,16 @@ import java.util.Map;
 final class SpmTokenizer extends BaseTokenizer {
     private final boolean addSpacePrefix;
     private final int[] byteTokens = new int[256];
+    /** Whether no token has ▁ after another character, so that no merge crosses the start of a word. */
+    final boolean splitWords;
+    private final ThreadLocal<WordCache> cache = ThreadLocal.withInitial(WordCache::new);
 
     SpmTokenizer(Vocab vocab, boolean addSpacePrefix) {
+        this(vocab, addSpacePrefix, true);
+    }
+
+    /** {@code allowSplit = false} merges every run of text as a whole, as llama.cpp does (for tests). */
+    SpmTokenizer(Vocab vocab, boolean addSpacePrefix, boolean allowSplit) {
         super(vocab);
         this.addSpacePrefix = addSpacePrefix;
         for (int b = 0; b < 256; b++) {
@@ -26,6 +34,15 @@ final class SpmTokenizer extends BaseTokenizer {
             }
             byteTokens[b] = id >= 0 ? id : vocab.unk;
         }
+        boolean split = allowSplit;
+        for (String t : vocab.tokens) {
+            for (int i = 1; i < t.length() && split; i++) {
+                if (t.charAt(i) == '\u2581' && t.charAt(i - 1) != '\u2581') {
+                    split = false;
+                }
+            }
+        }
+        this.splitWords = split;
     }
 
     @Override
@@ -53,7 +70,31 @@ final class SpmTokenizer extends BaseTokenizer {
             char c = text.charAt(i);
             b.append(c == ' ' ? '\u2581' : c);
         }
-        new Session(b.toString()).run(out);
+        String t = b.toString();
+        if (!splitWords) {
+            new Session(t).run(out);
+            return;
+        }
+        // words: a run of ▁ and the characters up to the next ▁ that follows another character;
+        // merging each word alone gives the same tokens as merging the whole text (see splitWords)
+        WordCache c = cache.get();
+        int n = t.length();
+        int ws = 0;
+        for (int i = 1; i <= n; i++) {
+            if (i == n || (t.charAt(i) == '\u2581' && t.charAt(i - 1) != '\u2581')) {
+                int h = WordCache.hash(t, ws, i);
+                int[] ids = c.get(t, ws, i, h);
+                if (ids == null) {
+                    String w = t.substring(ws, i);
+                    IntList l = new IntList(8);
+                    new Session(w).run(l);
+                    ids = l.toArray();
+                    c.put(w, h, ids);
+                }
+                out.addAll(ids);
+                ws = i;
+            }
+        }
     }
 
     /** One run of the merge loop (llama.cpp's {@code llm_tokenizer_spm_session}). */
