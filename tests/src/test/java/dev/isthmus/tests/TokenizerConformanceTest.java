@@ -1,5 +1,6 @@
 package dev.isthmus.tests;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -90,6 +91,21 @@ class TokenizerConformanceTest {
         }
         assertTrue(failures.isEmpty(), name + ": " + failures.size() + " of " + cases.size() + " cases differ:\n"
                 + String.join("\n", failures));
+    }
+
+    /** Qwen 3.5's vectors (no GGUF of their own here) pass with the Qwen 3 vocabulary, as the README of ../shared/vocab reports. */
+    @org.junit.jupiter.api.Test
+    void qwen35VectorsWithTheQwen3Vocab() throws IOException {
+        Path dir = vocabDir();
+        Tokenizer tok;
+        try (GgufFile f = GgufFile.open(dir.resolve("regen-vocab-qwen3.gguf"))) {
+            tok = Tokenizer.fromGguf(f);
+        }
+        Map<String, int[]> cases = cases(dir.resolve("ggml-vocab-qwen35.gguf.inp"), dir.resolve("ggml-vocab-qwen35.gguf.out"));
+        assertTrue(cases.size() > 40);
+        for (Map.Entry<String, int[]> c : cases.entrySet()) {
+            assertArrayEquals(c.getValue(), tok.encode(c.getKey(), false, false), () -> escape(c.getKey()));
+        }
     }
 
     static String escape(String s) {
