@@ -2,6 +2,7 @@ package dev.isthmus.runtime.tokenizer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.OptionalInt;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * What every vocabulary type shares: splitting special tokens out of the text, BOS/EOS, the
@@ -11,13 +12,13 @@ abstract class BaseTokenizer implements Tokenizer {
     final Vocab vocab;
     private final int[] userSpecials;
     private final int[] allSpecials;
-    private final byte[][] pieceBytes;
+    private final AtomicReferenceArray<byte[]> pieceBytes; // filled lazily, safely published
 
     BaseTokenizer(Vocab vocab) {
         this.vocab = vocab;
         this.userSpecials = vocab.specials(false);
         this.allSpecials = vocab.specials(true);
-        this.pieceBytes = new byte[vocab.size()][];
+        this.pieceBytes = new AtomicReferenceArray<>(vocab.size());
     }
 
     /** Tokenizes one run of plain text ({@code text[start, end)}); {@code afterSpecial} when it starts the input or follows a special token. */
@@ -138,7 +139,7 @@ abstract class BaseTokenizer implements Tokenizer {
     /** The bytes {@code id} adds to decoded text (empty for control and unused tokens); cached. */
     final byte[] pieceBytes(int id) {
         check(id);
-        byte[] p = pieceBytes[id];
+        byte[] p = pieceBytes.get(id);
         if (p == null) {
             p = switch (vocab.types[id]) {
                 case Vocab.CONTROL, Vocab.UNUSED -> new byte[0];
@@ -147,7 +148,7 @@ abstract class BaseTokenizer implements Tokenizer {
                 case Vocab.BYTE -> byteTokenBytes(id);
                 default -> normalBytes(id);
             };
-            pieceBytes[id] = p; // benign race: every thread computes the same bytes
+            pieceBytes.set(id, p); // a race only computes the same bytes twice
         }
         return p;
     }

@@ -30,6 +30,8 @@ final class BpeTokenizer extends BaseTokenizer {
     private final int[] mergeResult;
     private final int[] byteIds = new int[256];
     private final Map<String, Integer> rawIds;
+    /** Words up to this many symbols merge by scanning, longer ones through a heap (a field for tests). */
+    int shortWordLimit = 64;
     private final ThreadLocal<WordCache> cache = ThreadLocal.withInitial(WordCache::new);
 
     BpeTokenizer(Vocab vocab, List<String> merges, PreTokenizer pre, boolean byteLevel, boolean ignoreMerges,
@@ -151,42 +153,139 @@ final class BpeTokenizer extends BaseTokenizer {
             syms = l.toArray();
             n = syms.length;
         }
-        if (n > 1) {
-            int[] r = new int[n - 1];
-            for (int i = 0; i < n - 1; i++) {
-                r[i] = rank(syms[i], syms[i + 1]);
-            }
-            while (true) {
-                int best = -1;
-                int bestRank = Integer.MAX_VALUE;
-                for (int i = 0; i < n - 1; i++) {
-                    if (r[i] >= 0 && r[i] < bestRank) {
-                        bestRank = r[i];
-                        best = i;
-                    }
-                }
-                if (best < 0) {
-                    break;
-                }
-                syms[best] = mergeResult[bestRank];
-                System.arraycopy(syms, best + 2, syms, best + 1, n - best - 2);
-                System.arraycopy(r, best + 1, r, best, n - best - 2);
-                n--;
-                if (best > 0) {
-                    r[best - 1] = rank(syms[best - 1], syms[best]);
-                }
-                if (best < n - 1) {
-                    r[best] = rank(syms[best], syms[best + 1]);
-                }
-            }
+        if (n > 1 && n <= shortWordLimit) {
+            mergeShort(syms, n);
+        } else if (n > shortWordLimit) {
+            mergeLong(syms, n);
         }
         int k = 0;
         for (int i = 0; i < n; i++) {
-            if (syms[i] >= 0) {
+            if (syms[i] >= 0) { // merged-away and unknown symbols are -1
                 syms[k++] = syms[i];
             }
         }
         return k == syms.length ? syms : java.util.Arrays.copyOf(syms, k);
+    }
+
+    /** Short words: scan for the lowest-ranked pair each round (O(n^2), fastest for the usual word). */
+    private void mergeShort(int[] syms, int len) {
+        int n = len;
+        int[] r = new int[n - 1];
+        int[] pos = new int[n]; // compacted working copy
+        System.arraycopy(syms, 0, pos, 0, n);
+        for (int i = 0; i < n - 1; i++) {
+            r[i] = rank(pos[i], pos[i + 1]);
+        }
+        while (true) {
+            int best = -1;
+            int bestRank = Integer.MAX_VALUE;
+            for (int i = 0; i < n - 1; i++) {
+                if (r[i] >= 0 && r[i] < bestRank) {
+                    bestRank = r[i];
+                    best = i;
+                }
+            }
+            if (best < 0) {
+                break;
+            }
+            pos[best] = mergeResult[bestRank];
+            System.arraycopy(pos, best + 2, pos, best + 1, n - best - 2);
+            System.arraycopy(r, best + 1, r, best, n - best - 2);
+            n--;
+            if (best > 0) {
+                r[best - 1] = rank(pos[best - 1], pos[best]);
+            }
+            if (best < n - 1) {
+                r[best] = rank(pos[best], pos[best + 1]);
+            }
+        }
+        System.arraycopy(pos, 0, syms, 0, n);
+        java.util.Arrays.fill(syms, n, len, -1);
+    }
+
+    /**
+     * Long words: llama.cpp's way, a linked list of symbols and a heap of candidate pairs ordered
+     * by rank then position (O(n log n), so a megabyte-long word is not quadratic).
+     */
+    private void mergeLong(int[] syms, int n) {
+        int[] prev = new int[n];
+        int[] next = new int[n];
+        for (int i = 0; i < n; i++) {
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
+        }
+        // heap entries: (rank << 32 | left) as one long; the pair is (left, next[left]) when popped
+        long[] heap = new long[2 * n]; // n - 1 pairs at first, then at most one more per merge
+        int hn = 0;
+        for (int i = 0; i + 1 < n; i++) {
+            int rk = rank(syms[i], syms[i + 1]);
+            if (rk >= 0) {
+                heap[hn++] = ((long) rk << 32) | i;
+            }
+        }
+        java.util.Arrays.sort(heap, 0, hn); // a sorted array is a valid min-heap
+        while (hn > 0) {
+            long top = heap[0];
+            heap[0] = heap[--hn];
+            siftDown(heap, hn, 0);
+            int left = (int) top;
+            int rk = (int) (top >>> 32);
+            int right = next[left];
+            if (syms[left] < 0 || right < 0 || rank(syms[left], syms[right]) != rk) {
+                continue; // stale: the pair changed since it was pushed
+            }
+            syms[left] = mergeResult[rk];
+            syms[right] = -1;
+            next[left] = next[right];
+            if (next[right] >= 0) {
+                prev[next[right]] = left;
+            }
+            if (prev[left] >= 0) {
+                int r2 = rank(syms[prev[left]], syms[left]);
+                if (r2 >= 0) {
+                    hn = push(heap, hn, ((long) r2 << 32) | prev[left]);
+                }
+            }
+            if (next[left] >= 0) {
+                int r2 = rank(syms[left], syms[next[left]]);
+                if (r2 >= 0) {
+                    hn = push(heap, hn, ((long) r2 << 32) | left);
+                }
+            }
+        }
+    }
+
+    private static int push(long[] heap, int hn, long v) {
+        int i = hn++;
+        heap[i] = v;
+        while (i > 0) {
+            int p = (i - 1) >>> 1;
+            if (heap[p] <= heap[i]) {
+                break;
+            }
+            long t = heap[p];
+            heap[p] = heap[i];
+            heap[i] = t;
+            i = p;
+        }
+        return hn;
+    }
+
+    private static void siftDown(long[] heap, int hn, int i) {
+        while (true) {
+            int a = 2 * i + 1;
+            if (a >= hn) {
+                return;
+            }
+            int c = a + 1 < hn && heap[a + 1] < heap[a] ? a + 1 : a;
+            if (heap[i] <= heap[c]) {
+                return;
+            }
+            long t = heap[c];
+            heap[c] = heap[i];
+            heap[i] = t;
+            i = c;
+        }
     }
 
     private int rank(int a, int b) {
