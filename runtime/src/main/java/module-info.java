@@ -18,6 +18,8 @@ module dev.isthmus.runtime {
     exports dev.isthmus.runtime.model to dev.isthmus.tests;
     // internal: the converter, for the GGUF conformance tests (convert, then run from the GGUF)
     exports dev.isthmus.runtime.convert to dev.isthmus.tests;
+    // internal: tokenizers (the Java engine and the CLI use them), for the tokenizer conformance tests
+    exports dev.isthmus.runtime.tokenizer to dev.isthmus.tests;
 
     opens dev.isthmus.cli to info.picocli;
 

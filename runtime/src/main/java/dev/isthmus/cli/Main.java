@@ -16,7 +16,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "A JVM-native LLM inference runtime.",
-        subcommands = {ProbeCommand.class, InspectCommand.class, ConvertCommand.class, RandomCommand.class, LogitsCommand.class, BenchCommand.class,
+        subcommands = {ProbeCommand.class, InspectCommand.class, ConvertCommand.class, RandomCommand.class, LogitsCommand.class,
+            BenchCommand.class, TokenizeCommand.class, DetokenizeCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
