@@ -93,7 +93,9 @@ class ChatTemplateTest {
     @Test
     void syntaxErrorsNameTheLine() {
         for (String bad : new String[] {"a\n{% if x %}never closed", "a\nb\n{{ 1 + }}", "{% for x in %}{% endfor %}",
-                                        "x\n{% endif %}", "{{ 'unclosed }}", "{% frobnicate %}", "{{ a b }}"}) {
+                                        "x\n{% endif %}", "{{ 'unclosed }}", "{% frobnicate %}", "{{ a b }}",
+                                        "{% break %}", "{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}",
+                                        "{{ '\\u12zz' }}", "{{ x.99999999999999999999 }}"}) {
             TemplateException e = assertThrows(TemplateException.class, () -> ChatTemplate.compile(bad), bad);
             assertTrue(e.getMessage().startsWith("line "), bad + " -> " + e.getMessage());
         }
@@ -156,6 +158,15 @@ class ChatTemplateTest {
         TemplateException rec = assertThrows(TemplateException.class, () -> ChatTemplate.compile(
                 "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", small, () -> NOW).render(Map.of()));
         assertTrue(rec.getMessage().contains("deeper"), rec.getMessage());
+        // doubling a string in a loop is stopped at the output bound, not at memory exhaustion
+        TemplateException grow = assertThrows(TemplateException.class, () -> render(
+                "{% set ns = namespace(s='ab') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", Map.of()));
+        assertTrue(grow.getMessage().contains("sandbox limit"), grow.getMessage());
+        assertThrows(TemplateException.class, () -> render("{{ 'ab' * 100000000000 }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ ('x' * 1000)|replace('x', 'y' * 100000) }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ 'a'|indent(100000000) }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ 3 ** 100 }}", Map.of()));
+        assertEquals("1", render("{{ 1 ** 1000000000000000 }}", Map.of()));
         // the default limits stop an endless recursion too, with an exception and not a crash
         assertThrows(TemplateException.class, () -> render("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", Map.of()));
         // deeply nested syntax is refused at parse time

@@ -20,6 +20,9 @@ import java.util.function.Supplier;
  * sandbox.
  */
 final class Builtins {
+    /** The largest string one filter or method may build in a single step. */
+    static final int MAX_BUILT_CHARS = 16 << 20;
+
     private final Supplier<LocalDateTime> clock;
 
     Builtins(Supplier<LocalDateTime> clock) {
@@ -196,6 +199,12 @@ final class Builtins {
         };
     }
 
+    private static int width(Object w) {
+        long n = Py.toLong(w);
+        if (n < 0 || n > 1000) throw new TemplateException("an indent of " + n + " is outside 0..1000");
+        return (int) n;
+    }
+
     private static Object arg(List<Object> a, int i, String fn) {
         if (a.size() <= i) throw Py.typeError(fn + "() is missing an argument");
         return a.get(i);
@@ -264,6 +273,9 @@ final class Builtins {
     }
 
     private static String replace(String s, String old, String by, long count) {
+        long matches = old.isEmpty() ? s.length() + 1L : (s.length() / old.length());
+        if (by.length() > old.length() && matches * (by.length() - old.length()) > MAX_BUILT_CHARS)
+            throw new TemplateException("replace() could build more than " + MAX_BUILT_CHARS + " characters (sandbox limit)");
         if (count < 0) return s.replace(old, by);
         StringBuilder sb = new StringBuilder();
         int from = 0;
@@ -329,7 +341,7 @@ final class Builtins {
         return switch (name) {
             case "tojson" -> {
                 Object indent = kw.containsKey("indent") ? kw.get("indent") : args.isEmpty() ? null : args.get(0);
-                String ind = indent == null ? null : indent instanceof String s ? s : " ".repeat((int) Py.toLong(indent));
+                String ind = indent == null ? null : indent instanceof String s ? s : " ".repeat(width(indent));
                 String itemSep = ind == null ? ", " : ",";
                 String keySep = ": ";
                 if (kw.get("separators") instanceof List<?> seps && seps.size() == 2) {
@@ -493,7 +505,7 @@ final class Builtins {
             }
             case "indent" -> {
                 Object w = args.isEmpty() ? kw.getOrDefault("width", 4L) : args.get(0);
-                String pad = w instanceof String s ? s : " ".repeat((int) Py.toLong(w));
+                String pad = w instanceof String s ? s : " ".repeat(width(w));
                 boolean first = args.size() > 1 ? Py.truthy(args.get(1)) : Py.truthy(kw.get("first"));
                 boolean blank = args.size() > 2 ? Py.truthy(args.get(2)) : Py.truthy(kw.get("blank"));
                 String[] lines = Py.str(v).split("\n", -1);

@@ -239,7 +239,7 @@ final class Interpreter {
                 for (Expr x : f.args()) args.add(eval(x, scope));
                 Map<String, Object> kw = new LinkedHashMap<>();
                 for (int i = 0; i < f.kwNames().size(); i++) kw.put(f.kwNames().get(i), eval(f.kwValues().get(i), scope));
-                yield withLine(f.line(), () -> builtins.filter(f.name(), eval(f.target(), scope), args, kw, this));
+                yield bounded(withLine(f.line(), () -> builtins.filter(f.name(), eval(f.target(), scope), args, kw, this)), f.line());
             }
             case Node.Test t -> {
                 List<Object> args = new ArrayList<>();
@@ -254,7 +254,7 @@ final class Interpreter {
                 if (v instanceof Boolean b) yield u.op().equals("-") ? -(b ? 1L : 0L) : (b ? 1L : 0L);
                 throw new TemplateException("line " + u.line() + ": TypeError: bad operand type for unary " + u.op() + ": '" + Py.typeName(v) + "'");
             }
-            case Node.Binary b -> withLine(b.line(), () -> binary(b.op(), eval(b.left(), scope), eval(b.right(), scope)));
+            case Node.Binary b -> bounded(withLine(b.line(), () -> binary(b.op(), eval(b.left(), scope), eval(b.right(), scope))), b.line());
             case Node.Compare c -> {
                 Object left = eval(c.operands().get(0), scope);
                 for (int i = 0; i < c.ops().size(); i++) {
@@ -281,6 +281,15 @@ final class Interpreter {
         };
     }
 
+    /** Values built by an operator, filter or call stay within the output bound (no doubling to exhaustion). */
+    private Object bounded(Object v, int line) {
+        long size = v instanceof String str ? str.length() : v instanceof List<?> l ? l.size() : 0;
+        if (size > limits.maxOutputChars())
+            throw new TemplateException("line " + line + ": a value of " + size + " characters or items exceeds the sandbox limit of "
+                    + limits.maxOutputChars());
+        return v;
+    }
+
     private static <T> T withLine(int line, java.util.function.Supplier<T> body) {
         try {
             return body.get();
@@ -296,7 +305,7 @@ final class Interpreter {
         for (Expr x : c.args()) args.add(eval(x, scope));
         Map<String, Object> kw = new LinkedHashMap<>();
         for (int i = 0; i < c.kwNames().size(); i++) kw.put(c.kwNames().get(i), eval(c.kwValues().get(i), scope));
-        if (target instanceof Fn fn) return withLine(c.line(), () -> fn.call(args, kw));
+        if (target instanceof Fn fn) return bounded(withLine(c.line(), () -> fn.call(args, kw)), c.line());
         if (target instanceof Undefined u)
             throw new TemplateException("line " + c.line() + ": UndefinedError: '" + (u.name() == null ? "value" : u.name()) + "' is undefined");
         throw new TemplateException("line " + c.line() + ": TypeError: '" + Py.typeName(target) + "' object is not callable");
@@ -481,7 +490,10 @@ final class Interpreter {
                 numeric(op, a, b);
                 if (Py.isInteger(a) && Py.isInteger(b) && Py.toLong(b) >= 0) {
                     long r = 1, base = Py.toLong(a);
-                    for (long e = Py.toLong(b); e > 0; e--) r = Math.multiplyExact(r, base);
+                    for (long e = Py.toLong(b); e > 0; e >>= 1) {   // by squaring: overflow is found in 64 steps
+                        if ((e & 1) != 0) r = Math.multiplyExact(r, base);
+                        if (e > 1) base = Math.multiplyExact(base, base);
+                    }
                     return r;
                 }
                 return Math.pow(Py.toDouble(a), Py.toDouble(b));
@@ -492,7 +504,7 @@ final class Interpreter {
 
     private static String repeat(String s, long times) {
         if (times <= 0) return "";
-        if (times * s.length() > 1_000_000) throw new TemplateException("string repetition too large (sandbox limit)");
+        if (times > 1_000_000 || times * s.length() > 1_000_000) throw new TemplateException("string repetition too large (sandbox limit)");
         return s.repeat((int) times);
     }
 

@@ -21,6 +21,7 @@ final class Parser {
     private final List<Tok> toks;
     private int pos;
     private int depth;
+    private int loops;   // for bodies being parsed (break/continue are allowed only inside one)
 
     private Parser(List<Tok> toks) {
         this.toks = toks;
@@ -111,6 +112,14 @@ final class Parser {
         return out;
     }
 
+    private static int hex(String digits, int line) {
+        try {
+            return Integer.parseInt(digits, 16);
+        } catch (NumberFormatException e) {
+            throw new TemplateException("line " + line + ": bad escape digits '" + digits + "'");
+        }
+    }
+
     private static int nextOpen(String src, int from) {
         for (int i = src.indexOf('{', from); i >= 0 && i + 1 < src.length(); i = src.indexOf('{', i + 1)) {
             char c = src.charAt(i + 1);
@@ -177,12 +186,12 @@ final class Parser {
                             case '0' -> sb.append('\0');
                             case 'u' -> {
                                 if (j + 4 >= n) throw new TemplateException("line " + line + ": bad \\u escape");
-                                sb.append((char) Integer.parseInt(src.substring(j + 1, j + 5), 16));
+                                sb.append((char) hex(src.substring(j + 1, j + 5), line));
                                 j += 4;
                             }
                             case 'x' -> {
                                 if (j + 2 >= n) throw new TemplateException("line " + line + ": bad \\x escape");
-                                sb.append((char) Integer.parseInt(src.substring(j + 1, j + 3), 16));
+                                sb.append((char) hex(src.substring(j + 1, j + 3), line));
                                 j += 2;
                             }
                             case '\n' -> line++;
@@ -346,8 +355,11 @@ final class Parser {
                 case "for" -> forStatement(tag);
                 case "set" -> setStatement(tag);
                 case "macro" -> macroStatement(tag);
-                case "break" -> { expect(Kind.BLOCK_END); yield new Node.Break(tag.line); }
-                case "continue" -> { expect(Kind.BLOCK_END); yield new Node.Continue(tag.line); }
+                case "break", "continue" -> {
+                    if (loops == 0) throw error(tag, "'" + tag.text + "' outside a for loop");
+                    expect(Kind.BLOCK_END);
+                    yield tag.text.equals("break") ? new Node.Break(tag.line) : new Node.Continue(tag.line);
+                }
                 case "generation" -> {
                     expect(Kind.BLOCK_END);
                     List<Stmt> body = statements("endgeneration");
@@ -406,7 +418,13 @@ final class Parser {
         if (isName("if")) { next(); filter = expression(); }
         if (isName("recursive")) throw error(peek(), "recursive loops are not supported");
         expect(Kind.BLOCK_END);
-        List<Stmt> body = statements("else", "endfor");
+        loops++;
+        List<Stmt> body;
+        try {
+            body = statements("else", "endfor");
+        } finally {
+            loops--;
+        }
         if (peek().kind == Kind.EOF) throw error(tag, "'for' block is not closed by 'endfor'");
         List<Stmt> orElse = List.of();
         if (peek(1).text.equals("else")) {
@@ -457,7 +475,14 @@ final class Parser {
         }
         next();
         expect(Kind.BLOCK_END);
-        List<Stmt> body = statements("endmacro");
+        int outerLoops = loops;
+        loops = 0;   // a macro body is not inside the loop that defines it
+        List<Stmt> body;
+        try {
+            body = statements("endmacro");
+        } finally {
+            loops = outerLoops;
+        }
         if (peek().kind == Kind.EOF) throw error(tag, "'macro' block is not closed by 'endmacro'");
         endTag("endmacro", tag);
         return new Node.Macro(name, params, defaults, body, tag.line);
@@ -662,6 +687,7 @@ final class Parser {
                 next();
                 Tok name = next();
                 if (name.kind != Kind.NAME && name.kind != Kind.INT) throw error(name, "expected an attribute name after '.'");
+                if (name.kind == Kind.INT && name.text.length() > 18) throw error(name, "index out of range: " + name.text);
                 e = name.kind == Kind.INT ? new Node.GetItem(e, new Node.Literal(Long.parseLong(name.text)), t.line)
                         : new Node.GetAttr(e, name.text, t.line);
             } else if (isOp("[")) {
