@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "A JVM-native LLM inference runtime.",
-        subcommands = {ProbeCommand.class, InspectCommand.class, ConvertCommand.class, RandomCommand.class, LogitsCommand.class,
+        subcommands = {ProbeCommand.class, InspectCommand.class, ConvertCommand.class, RandomCommand.class, LogitsCommand.class, TemplateCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
