@@ -23,6 +23,9 @@ import java.util.SplittableRandom;
  * same seed, settings and logits give the same tokens.
  */
 public final class Sampler {
+    /** Up to this top-k, candidates are chosen with a streaming heap instead of a selection over the vocabulary. */
+    private static final int HEAP_TOP_K = 4096;
+
     private final Sampling s;
     private final int vocab;
     private final int[] biasIds;
@@ -109,15 +112,21 @@ public final class Sampler {
             return best;
         }
 
-        n = 0;
-        for (int i = 0; i < vocab; i++) if (logits[i] != Float.NEGATIVE_INFINITY) cand[n++] = i;
-        if (n == 0) throw new IllegalArgumentException("every logit is -Infinity after bias and penalties: nothing to sample");
-        sorted = 0;
-
-        if (s.topK() > 0 && s.topK() < n) {
-            ensureSorted(s.topK());
-            n = s.topK();
+        int k = s.topK();
+        if (k > 0 && k <= HEAP_TOP_K) {
+            // one streaming pass with a k-element heap: far cheaper than selecting over the whole vocabulary
+            n = heapTopK(k);
+            sorted = n;
+        } else {
+            n = 0;
+            for (int i = 0; i < vocab; i++) if (logits[i] != Float.NEGATIVE_INFINITY) cand[n++] = i;
+            sorted = 0;
+            if (k > 0 && k < n) {
+                ensureSorted(k);
+                n = k;
+            }
         }
+        if (n == 0) throw new IllegalArgumentException("every logit is -Infinity after bias and penalties: nothing to sample");
         if (s.typicalP() < 1) typical(s.typicalP());
         if (s.topP() < 1) topP(s.topP());
         if (s.minP() > 0) minP(s.minP());
@@ -277,6 +286,33 @@ public final class Sampler {
 
     private void swap(int i, int j) {
         int t = cand[i]; cand[i] = cand[j]; cand[j] = t;
+    }
+
+    /**
+     * The k best finite logits into cand[0, size), best first, by one pass with a heap whose root is
+     * the worst kept (ids arrive in increasing order, so at equal logits the earlier id stays).
+     */
+    private int heapTopK(int k) {
+        int size = 0;
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[i];
+            if (v == Float.NEGATIVE_INFINITY) continue;
+            if (size < k) {
+                int at = size++;
+                cand[at] = i;
+                while (at > 0) {
+                    int parent = (at - 1) >>> 1;
+                    if (!before(cand[parent], cand[at])) break;
+                    swap(parent, at);
+                    at = parent;
+                }
+            } else if (v > logits[cand[0]]) {
+                cand[0] = i;
+                siftWorst(0, 0, size);
+            }
+        }
+        heapSortDescending(0, size);
+        return size;
     }
 
     /** Makes cand[0, k) the k best candidates in order (k ≤ n), keeping cand[0, sorted) as it is. */
