@@ -1,6 +1,7 @@
 /**
- * The Isthmus runtime: the hardware probe and backend choice, model loading, and the command-line
- * interface ({@code isthmus probe}, {@code isthmus inspect}, ...).
+ * The Isthmus runtime: the public API ({@code dev.isthmus}: {@code Sampling}, ...), the hardware probe
+ * and backend choice, model loading, sampling, chat templates, and the command-line interface
+ * ({@code isthmus probe}, {@code isthmus inspect}, ...).
  */
 module dev.isthmus.runtime {
     requires transitive dev.isthmus.gguf;
@@ -13,7 +14,11 @@ module dev.isthmus.runtime {
 
 
 
+    exports dev.isthmus;
     exports dev.isthmus.runtime;
+    // internal: the sampler chain and stop strings, and the chat-template renderer, for the tests
+    exports dev.isthmus.runtime.sampling to dev.isthmus.tests;
+    exports dev.isthmus.runtime.template to dev.isthmus.tests;
     // internal: the reference model graphs, visible to the cross-module conformance tests only
     exports dev.isthmus.runtime.model to dev.isthmus.tests;
     // internal: the converter, for the GGUF conformance tests (convert, then run from the GGUF)

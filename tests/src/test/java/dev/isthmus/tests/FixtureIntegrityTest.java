@@ -36,7 +36,9 @@ class FixtureIntegrityTest {
 
     static Stream<String> fixtures() throws IOException, URISyntaxException {
         try (Stream<Path> s = Files.list(root())) {
-            return s.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList().stream();
+            // fixtures/chat holds chat templates and their renders (ChatTemplateFixtureTest), not a model
+            return s.filter(Files::isDirectory).map(p -> p.getFileName().toString())
+                    .filter(n -> !n.equals("chat")).sorted().toList().stream();
         }
     }
 
