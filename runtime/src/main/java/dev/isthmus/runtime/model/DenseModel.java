@@ -264,9 +264,47 @@ public final class DenseModel implements AutoCloseable {
         return maxBatch;
     }
 
-    /** A new sequence with room for {@code maxTokens} tokens, its KV cache stored as {@code kvType}. */
+    /** A new sequence with room for {@code maxTokens} tokens, in a KV pool of its own stored as {@code kvType}. */
     public Session newSession(int maxTokens, KvType kvType) {
-        return new Session(maxTokens, kvType);
+        return new Session(maxTokens, kvType, null);
+    }
+
+    /**
+     * A KV block pool in the backend's memory, laid out for this model, with room for
+     * {@code tokens} tokens in all (shared by the sequences made from it with {@link #newSession(KvBlockPool, int)}).
+     */
+    public KvBlockPool newKvPool(int tokens, KvType kvType) {
+        if (tokens < 1) {
+            throw new IllegalArgumentException("tokens must be positive: " + tokens);
+        }
+        synchronized (this) {
+            checkOpen();
+            return backend.newKvPool(cacheConfig(tokens, kvType, 0));
+        }
+    }
+
+    /**
+     * A new sequence of at most {@code maxTokens} tokens whose blocks come from {@code pool} (made by
+     * {@link #newKvPool}); closing the session gives its blocks back, the pool stays open.
+     *
+     * @throws dev.isthmus.memory.kv.KvCacheFullException when a step needs blocks the pool no longer has
+     */
+    public Session newSession(KvBlockPool pool, int maxTokens) {
+        return new Session(maxTokens, pool.config().type(), Objects.requireNonNull(pool, "pool"));
+    }
+
+    private KvCacheConfig cacheConfig(int tokens, KvType kvType, int sequences) {
+        KvCacheConfig.Builder b = KvCacheConfig.builder().type(kvType);
+        for (DenseSpec.Layer layer : spec.layers()) {
+            if (layer.slidingWindow() > 0) {
+                b.slidingLayer(layer.slidingWindow(), spec.kvHeads(), spec.headDim());
+            } else {
+                b.fullLayer(spec.kvHeads(), spec.headDim());
+            }
+        }
+        int perBlock = KvCacheConfig.DEFAULT_TOKENS_PER_BLOCK;
+        b.totalBlocks(spec.layers().size() * ((tokens + perBlock - 1) / perBlock + 1 + sequences));
+        return b.build();
     }
 
     /** Logits for every position of {@code tokens} with a fresh F32 cache: {@code [tokens][vocab]}. */
@@ -311,24 +349,17 @@ public final class DenseModel implements AutoCloseable {
         /** Largest position of the current call: RoPE schedules that depend on the length see the whole call, as in one pass. */
         private int callMaxPosition;
 
-        private Session(int maxTokens, KvType kvType) {
+        private final boolean ownsPool;
+
+        private Session(int maxTokens, KvType kvType, KvBlockPool shared) {
             if (maxTokens < 1) {
                 throw new IllegalArgumentException("maxTokens must be positive: " + maxTokens);
             }
-            KvCacheConfig.Builder b = KvCacheConfig.builder().type(kvType);
-            for (DenseSpec.Layer layer : spec.layers()) {
-                if (layer.slidingWindow() > 0) {
-                    b.slidingLayer(layer.slidingWindow(), spec.kvHeads(), spec.headDim());
-                } else {
-                    b.fullLayer(spec.kvHeads(), spec.headDim());
-                }
-            }
-            int perBlock = KvCacheConfig.DEFAULT_TOKENS_PER_BLOCK;
-            b.totalBlocks(spec.layers().size() * ((maxTokens + perBlock - 1) / perBlock + 1));
             synchronized (DenseModel.this) {
                 checkOpen();
-                pool = backend.newKvPool(b.build());
+                pool = shared != null ? shared : backend.newKvPool(cacheConfig(maxTokens, kvType, 0));
             }
+            ownsPool = shared == null;
             seq = pool.newSequence();
             capacity = maxTokens;
             ropes.forEach((c, r) -> schedules.put(c, r.schedule()));
@@ -512,10 +543,17 @@ public final class DenseModel implements AutoCloseable {
             return rs;
         }
 
+        /** Gives the sequence's KV blocks back (and closes the session's own pool). Idempotent. */
         @Override
         public void close() {
-            seq.close();
-            pool.close();
+            synchronized (DenseModel.this) {
+                if (!seq.isClosed() && pool.isOpen()) {
+                    seq.close();
+                }
+                if (ownsPool && pool.isOpen()) {
+                    pool.close();
+                }
+            }
         }
     }
 
