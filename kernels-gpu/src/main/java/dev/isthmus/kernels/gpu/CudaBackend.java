@@ -196,6 +196,7 @@ public final class CudaBackend implements Backend {
     public void write(float[] src, int srcOffset, Tensor dst) {
         open();
         f32(dst, "dst");
+        dev(dst, "dst");
         int n = (int) dst.elements();
         Objects.checkFromIndexSize(srcOffset, n, src.length);
         if (n == 0) {
@@ -210,6 +211,7 @@ public final class CudaBackend implements Backend {
     public void read(Tensor src, float[] dst, int dstOffset) {
         open();
         f32(src, "src");
+        dev(src, "src");
         int n = (int) src.elements();
         Objects.checkFromIndexSize(dstOffset, n, dst.length);
         if (n == 0) {
