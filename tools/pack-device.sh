@@ -2,7 +2,8 @@
 # Packs what a GPU machine without Java or Maven needs to run Isthmus and its GPU tests:
 #   .device/jre.tgz   a JDK 25 runtime (from ../shared/tools/device-jre.sh, or jlink here)
 #   .device/lib/      the runtime's jars (module path) without the 28 MB oneDNN jar unless --with-dnnl
-#   .device/test/     test classes of the modules with GPU tests + the JUnit console launcher
+#   .device/test/     test classes of the modules with GPU tests (tests/ without its fixtures) + the JUnit console launcher
+#                     (the CUDA kernels travel inside the kernels-gpu jar when nvcc was found here)
 #   .device/run-tests.sh, .device/isthmus.sh   entry points on the GPU machine
 # Usage: tools/pack-device.sh [--with-dnnl]     (then carry .device to the GPU machine)
 set -euo pipefail
@@ -21,15 +22,19 @@ if [ ! -f "$out/jre.tgz" ]; then
   fi
 fi
 ./mvnw -B -q -DskipTests package -pl runtime -am
+unzip -l runtime/target/lib/isthmus-kernels-gpu-*.jar 2>/dev/null | grep libisthmus_cuda.so >/dev/null \
+  || echo "warning: the kernels-gpu jar has no libisthmus_cuda.so (nvcc not found?): the cuda backend will say 'no kernels'" >&2
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$out" >/dev/null
 rm -rf "$out/lib" "$out/test"; mkdir -p "$out/lib" "$out/test"
 cp runtime/target/isthmus-runtime-*.jar "$out/lib/"
 for j in runtime/target/lib/*.jar; do
   case "$(basename "$j")" in dnnl-*) [ "${1:-}" = --with-dnnl ] && cp "$j" "$out/lib/" ;; *) cp "$j" "$out/lib/" ;; esac
 done
-for m in native-bindings kernels-gpu runtime; do
+for m in native-bindings kernels-gpu runtime tests; do
   [ -d "$m/target/test-classes" ] || ./mvnw -B -q test-compile -pl "$m" -am
-  (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .)
+  # tests/: only the classes (its fixtures are large and the GPU tests do not read them)
+  if [ "$m" = tests ]; then (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" dev)
+  else (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .); fi
 done
 cat > "$out/run-tests.sh" <<'EOS'
 #!/bin/sh
