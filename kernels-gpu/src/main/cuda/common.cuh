@@ -6,6 +6,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "isthmus_cuda.h"
 
@@ -28,24 +29,41 @@ constexpr int KV_F16 = 1;
 constexpr int KV_BF16 = 2;
 constexpr int KV_Q8_0 = 3;
 
-__device__ __forceinline__ unsigned short ld_u16(const uint8_t *p) {
+#define ISTHMUS_HD __host__ __device__ __forceinline__
+#ifdef __CUDA_ARCH__
+#define ISTHMUS_UNROLL _Pragma("unroll")
+#else
+#define ISTHMUS_UNROLL
+#endif
+
+ISTHMUS_HD unsigned short ld_u16(const uint8_t *p) {
     return (unsigned short) (p[0] | (p[1] << 8));
 }
 
-__device__ __forceinline__ float ld_f16(const uint8_t *p) {
+ISTHMUS_HD float ld_f16(const uint8_t *p) {
     return __half2float(__ushort_as_half(ld_u16(p)));
 }
 
-__device__ __forceinline__ float bf16_to_float(unsigned short bits) {
-    return __uint_as_float(((unsigned int) bits) << 16);
+ISTHMUS_HD float bits_to_float(unsigned int bits) {
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(bits);
+#else
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+#endif
+}
+
+ISTHMUS_HD float bf16_to_float(unsigned short bits) {
+    return bits_to_float(((unsigned int) bits) << 16);
 }
 
 // 2^(e - 128), exact also for the subnormal results of e = 0 and e = 1.
-__device__ __forceinline__ float e8m0_half(int e) {
+ISTHMUS_HD float e8m0_half(int e) {
     if (e >= 2) {
-        return __int_as_float((e - 1) << 23);
+        return bits_to_float((unsigned int) (e - 1) << 23);
     }
-    return __int_as_float(0x00400000 >> (1 - e));
+    return bits_to_float(0x00400000u >> (1 - e));
 }
 
 // Bytes of one row of cols values of type T.
@@ -66,7 +84,7 @@ __host__ __device__ __forceinline__ long long row_bytes(int cols) {
 }
 
 // The 6-bit scale and min of 32-value group j (0..7) of a Q4_K/Q5_K super-block, from its 12 packed bytes.
-__device__ __forceinline__ void k_scale_min(const uint8_t *sc, int j, int &s, int &m) {
+ISTHMUS_HD void k_scale_min(const uint8_t *sc, int j, int &s, int &m) {
     if (j < 4) {
         s = sc[j] & 63;
         m = sc[j + 4] & 63;
@@ -78,9 +96,9 @@ __device__ __forceinline__ void k_scale_min(const uint8_t *sc, int j, int &s, in
 
 // Values [32c, 32c + 32) of a row of type T into out (zeros past cols, which only float types allow).
 template <int T>
-__device__ __forceinline__ void dequant32(const uint8_t *row, int c, int cols, float (&out)[32]) {
+ISTHMUS_HD void dequant32(const uint8_t *row, int c, int cols, float (&out)[32]) {
     if (T == T_F32 || T == T_F16 || T == T_BF16) {
-#pragma unroll
+ISTHMUS_UNROLL
         for (int i = 0; i < 32; i++) {
             int idx = 32 * c + i;
             float v = 0.f;
@@ -98,14 +116,14 @@ __device__ __forceinline__ void dequant32(const uint8_t *row, int c, int cols, f
     } else if (T == T_Q8_0) {
         const uint8_t *p = row + 34LL * c;
         float d = ld_f16(p);
-#pragma unroll
+ISTHMUS_UNROLL
         for (int i = 0; i < 32; i++) {
             out[i] = (float) (int8_t) p[2 + i] * d;
         }
     } else if (T == T_Q4_0) {
         const uint8_t *p = row + 18LL * c;
         float d = ld_f16(p);
-#pragma unroll
+ISTHMUS_UNROLL
         for (int j = 0; j < 16; j++) {
             int q = p[2 + j];
             out[j] = (float) ((q & 0xF) - 8) * d;
@@ -116,7 +134,7 @@ __device__ __forceinline__ void dequant32(const uint8_t *row, int c, int cols, f
         float d = e8m0_half(p[0]);
         // E2M1 values times two: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives.
         const int8_t e2m1x2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
-#pragma unroll
+ISTHMUS_UNROLL
         for (int j = 0; j < 16; j++) {
             int q = p[1 + j];
             out[j] = (float) e2m1x2[q & 0xF] * d;
@@ -135,7 +153,7 @@ __device__ __forceinline__ void dequant32(const uint8_t *row, int c, int cols, f
         const int cc = g >> 1;
         const bool high = (g & 1) != 0;
         const uint8_t *qs = p + (T == T_Q4_K ? 16 : 48) + 32 * cc;
-#pragma unroll
+ISTHMUS_UNROLL
         for (int l = 0; l < 32; l++) {
             int q = high ? (qs[l] >> 4) : (qs[l] & 0xF);
             if (T == T_Q5_K) {
@@ -154,7 +172,7 @@ __device__ __forceinline__ void dequant32(const uint8_t *row, int c, int cols, f
         const uint8_t *ql = p + 64 * h + ((k & 1) ? 32 : 0);
         const uint8_t *qh = p + 128 + 32 * h;
         const int8_t *sc = reinterpret_cast<const int8_t *>(p + 192 + 8 * h);
-#pragma unroll
+ISTHMUS_UNROLL
         for (int l = 0; l < 32; l++) {
             int lo = (k < 2) ? (ql[l] & 0xF) : (ql[l] >> 4);
             int q = (lo | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;

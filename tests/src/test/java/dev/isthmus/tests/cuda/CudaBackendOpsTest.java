@@ -25,6 +25,7 @@ import java.util.ServiceLoader;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,6 +39,8 @@ class CudaBackendOpsTest {
     private static Backend gpu;
     private static Arena arena;
 
+    private static String unavailable;
+
     @BeforeAll
     static void open() {
         BackendProvider cuda = null;
@@ -46,12 +49,23 @@ class CudaBackendOpsTest {
                 cuda = p;
             }
         }
-        assumeTrue(cuda != null, "no cuda BackendProvider on the class path");
-        String why = cuda.probe().reason();
-        assumeTrue(cuda.probe().available(), "CUDA backend unavailable, GPU op tests skipped: " + why);
+        if (cuda == null) {
+            unavailable = "no cuda BackendProvider on the class path";
+            return;
+        }
+        if (!cuda.probe().available()) {
+            unavailable = cuda.probe().reason();
+            return;
+        }
         gpu = cuda.open(0);
         cpu = new CpuBackend(2);
         arena = Arena.ofShared();
+    }
+
+    /** Each test is skipped, with the probe's reason, where the CUDA backend cannot run. */
+    @BeforeEach
+    void requireGpu() {
+        assumeTrue(gpu != null, "CUDA backend unavailable, GPU op test skipped: " + unavailable);
     }
 
     @AfterAll
