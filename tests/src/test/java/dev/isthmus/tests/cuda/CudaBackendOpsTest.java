@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.isthmus.gguf.GgmlType;
+import dev.isthmus.gguf.quant.Dequantize;
 import dev.isthmus.kernels.cpu.CpuBackend;
 import dev.isthmus.memory.BackendProvider;
 import dev.isthmus.memory.backend.Activation;
@@ -194,12 +196,33 @@ class CudaBackendOpsTest {
                 MemorySegment host = weightBytes(type, rows, cols, r);
                 Tensor wc = cpu.weight(type, rows, cols, host);
                 Tensor wg = gpu.weight(type, rows, cols, host);
+                float[] w = new float[rows * cols];
+                Dequantize.dequantize(GgmlType.byId(type.ggmlId()).orElseThrow(), host, (long) rows * cols, w, 0);
                 for (int n : new int[] {1, 3, 40}) {
-                    Pair x = random(n, cols, r, 1);
+                    float[] xv = values(n * cols, r, 1);
+                    Pair x = f32(n, cols, xv);
                     Pair y = f32(n, rows, new float[n * rows]);
                     cpu.matmul(x.c, wc, y.c);
                     gpu.matmul(x.g, wg, y.g);
-                    assertClose(y, 2e-4, "matmul " + type + " " + rows + "x" + cols + " n=" + n);
+                    float[] want = read(cpu, y.c);
+                    float[] got = read(gpu, y.g);
+                    for (int t = 0; t < n; t++) {
+                        for (int o = 0; o < rows; o++) {
+                            double abs = 0;
+                            for (int i = 0; i < cols; i++) {
+                                abs += Math.abs((double) w[o * cols + i] * xv[t * cols + i]);
+                            }
+                            // Float summation of cols products in any order, for each backend, plus the
+                            // dequantization's few roundings: 2·(k + 8)·2⁻²⁴·Σ|w·x| (as GemmTest's bound).
+                            double bound = 2 * (cols + 8) * 0x1p-24 * abs + 1e-30;
+                            double err = Math.abs(want[t * rows + o] - got[t * rows + o]);
+                            if (!(err <= bound)) {
+                                throw new AssertionError("matmul " + type + " " + rows + "x" + cols + " n=" + n + " y[" + t
+                                        + "][" + o + "]: CUDA " + got[t * rows + o] + ", CPU " + want[t * rows + o]
+                                        + " (|err| " + err + " > " + bound + ")");
+                            }
+                        }
+                    }
                 }
             }
         }
