@@ -2,7 +2,7 @@
 # Packs what a GPU machine without Java or Maven needs to run Isthmus and its GPU tests:
 #   .device/jre.tgz   a JDK 25 runtime (from ../shared/tools/device-jre.sh, or jlink here)
 #   .device/lib/      the runtime's jars (module path) without the 28 MB oneDNN jar unless --with-dnnl
-#   .device/test/     test classes of the modules with GPU tests (tests/ without its fixtures) + the JUnit console launcher
+#   .device/test/     test classes of the modules with GPU tests (tests/ with its fixtures, ~8 MB) + the JUnit console launcher
 #                     (the CUDA kernels travel inside the kernels-gpu jar when nvcc was found here)
 #   .device/run-tests.sh, .device/isthmus.sh   entry points on the GPU machine
 # Usage: tools/pack-device.sh [--with-dnnl]     (then carry .device to the GPU machine)
@@ -30,11 +30,10 @@ cp runtime/target/isthmus-runtime-*.jar "$out/lib/"
 for j in runtime/target/lib/*.jar; do
   case "$(basename "$j")" in dnnl-*) [ "${1:-}" = --with-dnnl ] && cp "$j" "$out/lib/" ;; *) cp "$j" "$out/lib/" ;; esac
 done
+# Always (incrementally) compile the test classes: a stale target/test-classes would pack old tests.
+./mvnw -B -q test-compile -pl native-bindings,kernels-gpu,runtime,tests -am
 for m in native-bindings kernels-gpu runtime tests; do
-  [ -d "$m/target/test-classes" ] || ./mvnw -B -q test-compile -pl "$m" -am
-  # tests/: only the classes (its fixtures are large and the GPU tests do not read them)
-  if [ "$m" = tests ]; then (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" dev)
-  else (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .); fi
+  (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .)
 done
 cat > "$out/run-tests.sh" <<'EOS'
 #!/bin/sh
