@@ -13,7 +13,8 @@ JAVA_HOME=$(bin/find-jdk); export JAVA_HOME
 out=.device
 mkdir -p "$out"
 if [ ! -f "$out/jre.tgz" ]; then
-  if [ -x ../shared/tools/device-jre.sh ]; then ../shared/tools/device-jre.sh "$out"
+  # (device-jre.sh appends to .git/info/exclude, which a fresh git worktree lacks)
+  if [ -x ../shared/tools/device-jre.sh ]; then mkdir -p "$(git rev-parse --git-dir 2>/dev/null || echo .git)/info"; ../shared/tools/device-jre.sh "$out"
   else
     tmp=$(mktemp -d)
     "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,java.management,jdk.management,jdk.unsupported \
