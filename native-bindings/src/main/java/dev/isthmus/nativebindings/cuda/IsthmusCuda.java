@@ -73,6 +73,11 @@ public final class IsthmusCuda {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
     }
 
+    /** Throws {@link IllegalStateException} with the reason before the handles' class would fail to initialise. */
+    private static void ensure() {
+        IsthmusCudaLibrary.require();
+    }
+
     private static void check(String call, int error) {
         if (error != CudaRuntime.cudaSuccess) {
             throw new CudaException(call, error, CudaRuntime.cudaGetErrorName(error), CudaRuntime.cudaGetErrorString(error));
@@ -88,6 +93,7 @@ public final class IsthmusCuda {
     /** {@code y[t][o] = Σ_i x[t][i]·w[o][i]} for {@code n} tokens; {@code w} is {@code rows × cols} of ggml type {@code type}. */
     public static void matmul(MemorySegment stream, int type, MemorySegment w, int rows, int cols, MemorySegment x,
                               MemorySegment y, int n) {
+        ensure();
         int err;
         try {
             err = (int) H.matmul.invokeExact(stream, type, w, rows, cols, x, y, n);
@@ -100,6 +106,7 @@ public final class IsthmusCuda {
     /** {@code out[t] = table[tokens[t]]·scale}; {@code tokens} is a device array of {@code n} ints. */
     public static void embedding(MemorySegment stream, int type, MemorySegment table, int cols, MemorySegment tokens, int n,
                                  float scale, MemorySegment out) {
+        ensure();
         int err;
         try {
             err = (int) H.embedding.invokeExact(stream, type, table, cols, tokens, n, scale, out);
@@ -111,6 +118,7 @@ public final class IsthmusCuda {
 
     /** {@code out = a + b} over {@code n} floats. */
     public static void add(MemorySegment stream, MemorySegment a, MemorySegment b, MemorySegment out, long n) {
+        ensure();
         int err;
         try {
             err = (int) H.add.invokeExact(stream, a, b, out, n);
@@ -122,6 +130,7 @@ public final class IsthmusCuda {
 
     /** {@code y[t][o] += bias[o]}. */
     public static void addBias(MemorySegment stream, MemorySegment y, MemorySegment bias, int rows, int cols) {
+        ensure();
         int err;
         try {
             err = (int) H.addBias.invokeExact(stream, y, bias, rows, cols);
@@ -133,6 +142,7 @@ public final class IsthmusCuda {
 
     /** {@code x *= factor} over {@code n} floats. */
     public static void scale(MemorySegment stream, MemorySegment x, float factor, long n) {
+        ensure();
         int err;
         try {
             err = (int) H.scale.invokeExact(stream, x, factor, n);
@@ -144,6 +154,7 @@ public final class IsthmusCuda {
 
     /** {@code x = cap·tanh(x/cap)} over {@code n} floats. */
     public static void softCap(MemorySegment stream, MemorySegment x, float cap, long n) {
+        ensure();
         int err;
         try {
             err = (int) H.softCap.invokeExact(stream, x, cap, n);
@@ -156,6 +167,7 @@ public final class IsthmusCuda {
     /** RMSNorm of {@code groups} groups of {@code dim} floats with weight {@code w} ({@code ·(1+w)} when {@code plusOne}). */
     public static void rmsNorm(MemorySegment stream, MemorySegment x, MemorySegment w, MemorySegment out, long groups, int dim,
                                float eps, boolean plusOne) {
+        ensure();
         int err;
         try {
             err = (int) H.rmsNorm.invokeExact(stream, x, w, out, groups, dim, eps, plusOne ? 1 : 0);
@@ -168,6 +180,7 @@ public final class IsthmusCuda {
     /** LayerNorm of {@code rows} rows of {@code dim} floats; {@code b} may be {@link MemorySegment#NULL}. */
     public static void layerNorm(MemorySegment stream, MemorySegment x, MemorySegment w, MemorySegment b, MemorySegment out,
                                  int rows, int dim, float eps) {
+        ensure();
         int err;
         try {
             err = (int) H.layerNorm.invokeExact(stream, x, w, b, out, rows, dim, eps);
@@ -180,6 +193,7 @@ public final class IsthmusCuda {
     /** RoPE in place on {@code x} {@code [n][heads·headDim]}; positions (n ints) and inverse frequencies are device arrays. */
     public static void rope(MemorySegment stream, MemorySegment x, int n, int heads, int headDim, MemorySegment positions,
                             MemorySegment invFreq, float scaling, int rotaryDim, boolean neox) {
+        ensure();
         int err;
         try {
             err = (int) H.rope.invokeExact(stream, x, n, heads, headDim, positions, invFreq, scaling, rotaryDim, neox ? 1 : 0);
@@ -191,6 +205,7 @@ public final class IsthmusCuda {
 
     /** {@code out = act(x)} over {@code n} floats; {@code act} is an Activation ordinal. */
     public static void activation(MemorySegment stream, int act, MemorySegment x, MemorySegment out, long n) {
+        ensure();
         int err;
         try {
             err = (int) H.activation.invokeExact(stream, act, x, out, n);
@@ -203,6 +218,7 @@ public final class IsthmusCuda {
     /** {@code out = act(gate)·up} over {@code n} floats. */
     public static void gatedActivation(MemorySegment stream, int act, MemorySegment gate, MemorySegment up, MemorySegment out,
                                        long n) {
+        ensure();
         int err;
         try {
             err = (int) H.gatedActivation.invokeExact(stream, act, gate, up, out, n);
@@ -214,6 +230,7 @@ public final class IsthmusCuda {
 
     /** Writes the index of the largest of {@code cols} floats at {@code x} to the device int {@code result}. */
     public static void argmax(MemorySegment stream, MemorySegment x, int cols, MemorySegment result) {
+        ensure();
         int err;
         try {
             err = (int) H.argmax.invokeExact(stream, x, cols, result);
@@ -227,6 +244,7 @@ public final class IsthmusCuda {
     public static void storeKv(MemorySegment stream, int kvType, MemorySegment pool, MemorySegment k, MemorySegment v, int n,
                                int kvHeads, int headDim, int firstPosition, MemorySegment blockTable, int tokensPerBlock,
                                long blockBytes, long rowBytes) {
+        ensure();
         int err;
         try {
             err = (int) H.storeKv.invokeExact(stream, kvType, pool, k, v, n, kvHeads, headDim, firstPosition, blockTable,
@@ -242,6 +260,7 @@ public final class IsthmusCuda {
                                  int headDim, float scale, int window, int chunk, float softCap, MemorySegment sinks,
                                  int firstPosition, int firstLive, MemorySegment pool, int kvType, MemorySegment blockTable,
                                  int tokensPerBlock, long blockBytes, long rowBytes) {
+        ensure();
         int err;
         try {
             err = (int) H.attention.invokeExact(stream, q, out, n, heads, kvHeads, headDim, scale, window, chunk, softCap,
@@ -254,6 +273,7 @@ public final class IsthmusCuda {
 
     /** Zeroes {@code bytes} bytes of device memory at {@code p}. */
     public static void fillZero(MemorySegment stream, MemorySegment p, long bytes) {
+        ensure();
         int err;
         try {
             err = (int) H.fillZero.invokeExact(stream, p, bytes);
