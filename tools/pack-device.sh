@@ -2,7 +2,8 @@
 # Packs what a GPU machine without Java or Maven needs to run Isthmus and its GPU tests:
 #   .device/jre.tgz   a JDK 25 runtime (from ../shared/tools/device-jre.sh, or jlink here)
 #   .device/lib/      the runtime's jars (module path) without the 28 MB oneDNN jar unless --with-dnnl
-#   .device/test/     test classes of the modules with GPU tests + the JUnit console launcher
+#   .device/test/     test classes of the modules with GPU tests (tests/ with its fixtures, ~8 MB) + the JUnit console launcher
+#                     (the CUDA kernels travel inside the kernels-gpu jar when nvcc was found here)
 #   .device/run-tests.sh, .device/isthmus.sh   entry points on the GPU machine
 # Usage: tools/pack-device.sh [--with-dnnl]     (then carry .device to the GPU machine)
 set -euo pipefail
@@ -12,7 +13,8 @@ JAVA_HOME=$(bin/find-jdk); export JAVA_HOME
 out=.device
 mkdir -p "$out"
 if [ ! -f "$out/jre.tgz" ]; then
-  if [ -x ../shared/tools/device-jre.sh ]; then ../shared/tools/device-jre.sh "$out"
+  # (device-jre.sh appends to .git/info/exclude, which a fresh git worktree lacks)
+  if [ -x ../shared/tools/device-jre.sh ]; then mkdir -p "$(git rev-parse --git-dir 2>/dev/null || echo .git)/info"; ../shared/tools/device-jre.sh "$out"
   else
     tmp=$(mktemp -d)
     "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging,java.management,jdk.management,jdk.unsupported \
@@ -21,14 +23,17 @@ if [ ! -f "$out/jre.tgz" ]; then
   fi
 fi
 ./mvnw -B -q -DskipTests package -pl runtime -am
+unzip -l runtime/target/lib/isthmus-kernels-gpu-*.jar 2>/dev/null | grep libisthmus_cuda.so >/dev/null \
+  || echo "warning: the kernels-gpu jar has no libisthmus_cuda.so (nvcc not found?): the cuda backend will say 'no kernels'" >&2
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$out" >/dev/null
 rm -rf "$out/lib" "$out/test"; mkdir -p "$out/lib" "$out/test"
 cp runtime/target/isthmus-runtime-*.jar "$out/lib/"
 for j in runtime/target/lib/*.jar; do
   case "$(basename "$j")" in dnnl-*) [ "${1:-}" = --with-dnnl ] && cp "$j" "$out/lib/" ;; *) cp "$j" "$out/lib/" ;; esac
 done
-for m in native-bindings kernels-gpu runtime; do
-  [ -d "$m/target/test-classes" ] || ./mvnw -B -q test-compile -pl "$m" -am
+# Always (incrementally) compile the test classes: a stale target/test-classes would pack old tests.
+./mvnw -B -q test-compile -pl native-bindings,kernels-gpu,runtime,tests -am
+for m in native-bindings kernels-gpu runtime tests; do
   (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .)
 done
 cat > "$out/run-tests.sh" <<'EOS'

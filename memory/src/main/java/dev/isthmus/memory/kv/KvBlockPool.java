@@ -38,13 +38,16 @@ import java.util.Objects;
  * {@link KvCacheFullException} and changes nothing. A block returns to the free list when its
  * reference count drops to zero. The segment's bytes are not guarded: whoever holds a block
  * reads and writes it (see {@link KvSequence} for copy-on-write of shared blocks).
+ * The memory is the pool's own off-heap arena, or external {@link KvStorage} (device memory: then
+ * every host-side access refuses with {@link IllegalStateException}, see {@link #segment()}).
  * {@link #close()} frees the arena; any later access through a segment of this pool throws
  * {@link IllegalStateException}, and later allocation throws it too. Releasing after close is a
  * no-op, so sequences may be closed after their pool.
  */
 public final class KvBlockPool implements AutoCloseable {
     private final KvCacheConfig config;
-    private final Arena arena;
+    private final Arena arena;          // null for external storage
+    private final KvStorage storage;    // null for the pool's own host memory
     private final MemorySegment segment;
     private final long blockBytes;
     private final int total;
@@ -58,8 +61,19 @@ public final class KvBlockPool implements AutoCloseable {
     private final int[] refCounts;
     private boolean closed;
 
-    /** Allocates the pool's memory (zeroed) for {@code config}. */
+    /** Allocates the pool's memory (zeroed, off-heap on the host) for {@code config}. */
     public KvBlockPool(KvCacheConfig config) {
+        this(config, null);
+    }
+
+    /**
+     * A pool over memory it does not allocate, e.g. device memory of a compute backend (see
+     * {@link KvStorage}). The pool frees it through {@link KvStorage#free()} on {@link #close()}.
+     *
+     * @param storage at least {@link KvCacheConfig#poolBytes()} zeroed bytes
+     * @throws IllegalArgumentException when the storage is too small or misaligned
+     */
+    public KvBlockPool(KvCacheConfig config, KvStorage storage) {
         this.config = Objects.requireNonNull(config, "config");
         this.blockBytes = config.blockBytes();
         this.total = config.totalBlocks();
@@ -71,12 +85,26 @@ public final class KvBlockPool implements AutoCloseable {
             rowBytes[l] = config.rowBytes(l);
             kvHeads[l] = config.layer(l).kvHeads();
         }
-        this.arena = Arena.ofShared();
-        try {
-            this.segment = arena.allocate(blockBytes * total, KvCacheConfig.BLOCK_ALIGNMENT);
-        } catch (RuntimeException | Error e) {
-            arena.close();
-            throw e;
+        this.storage = storage;
+        if (storage == null) {
+            this.arena = Arena.ofShared();
+            try {
+                this.segment = arena.allocate(blockBytes * total, KvCacheConfig.BLOCK_ALIGNMENT);
+            } catch (RuntimeException | Error e) {
+                arena.close();
+                throw e;
+            }
+        } else {
+            this.arena = null;
+            this.segment = Objects.requireNonNull(storage.segment(), "storage.segment()");
+            if (segment.byteSize() < blockBytes * total) {
+                throw new IllegalArgumentException("KV storage of " + segment.byteSize() + " bytes for a pool of "
+                        + blockBytes * total + " bytes");
+            }
+            if (segment.address() % KvCacheConfig.BLOCK_ALIGNMENT != 0) {
+                throw new IllegalArgumentException("KV storage at 0x" + Long.toHexString(segment.address())
+                        + " is not aligned to " + KvCacheConfig.BLOCK_ALIGNMENT + " bytes");
+            }
         }
         this.freeStack = new int[total];
         // Lowest ids on top, so a fresh pool hands out 0, 1, 2, ...
@@ -195,8 +223,36 @@ public final class KvBlockPool implements AutoCloseable {
         }
     }
 
-    /** The whole pool as one segment (for kernels that take a base pointer and offsets). */
+    /** Whether the pool's memory is host memory that {@link #segment()} and the sequences' readers may touch. */
+    public boolean isHostAccessible() {
+        return storage == null || storage.hostAccessible();
+    }
+
+    /**
+     * The whole pool as one segment (for kernels that take a base pointer and offsets).
+     *
+     * @throws IllegalStateException when the pool's memory is not host-accessible (device memory):
+     *     use {@link #deviceSegment()} from the backend that owns it
+     */
     public MemorySegment segment() {
+        if (!isHostAccessible()) {
+            throw new IllegalStateException("this KV pool lives in device memory; the host cannot read or write it"
+                    + " (only its backend's kernels can)");
+        }
+        return segment;
+    }
+
+    /**
+     * The memory of a pool over {@link KvStorage} that is not host-accessible: a segment whose address
+     * is the device pointer, for the owning backend to pass to its kernels. Never dereference it.
+     *
+     * @throws IllegalStateException for a host pool (use {@link #segment()}) or after {@link #close()}
+     */
+    public synchronized MemorySegment deviceSegment() {
+        ensureOpen();
+        if (isHostAccessible()) {
+            throw new IllegalStateException("this KV pool lives in host memory: use segment()");
+        }
         return segment;
     }
 
@@ -206,9 +262,9 @@ public final class KvBlockPool implements AutoCloseable {
         return block * blockBytes;
     }
 
-    /** The bytes of {@code block}. */
+    /** The bytes of {@code block} (host pools only, see {@link #segment()}). */
     public MemorySegment block(int block) {
-        return segment.asSlice(blockOffset(block), blockBytes);
+        return segment().asSlice(blockOffset(block), blockBytes);
     }
 
     /** Byte offset, inside a block of {@code layer}, of the key row of {@code kvHead} for token {@code tokenInBlock}. */
@@ -246,13 +302,21 @@ public final class KvBlockPool implements AutoCloseable {
     public synchronized void close() {
         if (!closed) {
             closed = true;
-            arena.close();
+            if (arena != null) {
+                arena.close();
+            } else {
+                storage.free();
+            }
         }
     }
 
     /** Copies every byte of block {@code from} into block {@code to}. */
     void copyBlock(int from, int to) {
-        MemorySegment.copy(segment, blockOffset(from), segment, blockOffset(to), blockBytes);
+        if (storage != null) {
+            storage.copy(blockOffset(from), blockOffset(to), blockBytes);
+        } else {
+            MemorySegment.copy(segment, blockOffset(from), segment, blockOffset(to), blockBytes);
+        }
     }
 
     private void ensureOpen() {

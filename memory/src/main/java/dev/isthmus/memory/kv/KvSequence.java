@@ -356,6 +356,19 @@ public final class KvSequence implements AutoCloseable {
         return block;
     }
 
+    /**
+     * Checks that a kernel may write the keys and values of {@code token} in {@code layer}: the
+     * token is reserved, its block is live and not shared with another sequence (for backends that
+     * write through {@link #keyOffset}/{@link #valueOffset} rather than {@link #writeKey}).
+     *
+     * @throws IllegalStateException    when the block is shared (read-only) or the sequence is closed
+     * @throws IllegalArgumentException when the token's block was released (sliding window)
+     * @throws IndexOutOfBoundsException when the token is not reserved
+     */
+    public void requireWritable(int layer, int token) {
+        ensureWritable(layer, token);
+    }
+
     private void ensureWritable(int layer, int token) {
         int block = physicalBlock(layer, token);
         int logical = token / tokensPerBlock;

@@ -1,0 +1,206 @@
+// The paged KV cache on the device: storing keys/values (encoded as the pool's KvType) and causal
+// attention over them. The pool layout is dev.isthmus.memory.kv.KvBlockPool's: a block of one layer
+// holds, for T tokens, kvHeads runs of T key rows then kvHeads runs of T value rows; row r of head g
+// of a block b is at b*blockBytes + (g*T + r)*rowBytes (keys) or ((kvHeads + g)*T + r)*rowBytes
+// (values). The caller passes the layer's block table (physical block per logical block).
+#include "common.cuh"
+
+namespace isthmus {
+
+constexpr int ATT_THREADS = 128;
+constexpr int ATT_MAX_DIMS = 4;  // dims a thread accumulates: headDim <= ATT_THREADS * ATT_MAX_DIMS
+
+__device__ __forceinline__ long long key_offset(const int *table, int j, int g, int T, long long blockBytes,
+                                                long long rowBytes) {
+    return (long long) table[j / T] * blockBytes + ((long long) g * T + j % T) * rowBytes;
+}
+
+__device__ __forceinline__ long long value_offset(const int *table, int j, int g, int kvHeads, int T,
+                                                  long long blockBytes, long long rowBytes) {
+    return (long long) table[j / T] * blockBytes + ((long long) (kvHeads + g) * T + j % T) * rowBytes;
+}
+
+// Element i of an encoded row.
+__device__ __forceinline__ float kv_elem(int type, const uint8_t *row, int i) {
+    switch (type) {
+        case KV_F32: return reinterpret_cast<const float *>(row)[i];
+        case KV_F16: return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[i]));
+        case KV_BF16: return bf16_to_float(reinterpret_cast<const unsigned short *>(row)[i]);
+        default: {
+            const uint8_t *blk = row + 34LL * (i >> 5);
+            return (float) (int8_t) blk[2 + (i & 31)] * ld_f16(blk);
+        }
+    }
+}
+
+// Round to bfloat16, nearest even; NaN stays a quiet NaN of the same sign (as KvCodec.floatToBf16).
+__device__ __forceinline__ unsigned short float_to_bf16(float f) {
+    unsigned int bits = __float_as_uint(f);
+    if (isnan(f)) return (unsigned short) ((bits >> 16) | 0x40);
+    unsigned int rounded = bits + 0x7FFF + ((bits >> 16) & 1);
+    return (unsigned short) (rounded >> 16);
+}
+
+// One block a (token, KV head): encodes that token's key and value rows. blockDim.x is a multiple of 32.
+__global__ void store_kv_kernel(int type, uint8_t *pool, const float *k, const float *v, int kvHeads, int headDim,
+                                int firstPosition, const int *table, int T, long long blockBytes,
+                                long long rowBytes) {
+    const int t = blockIdx.x / kvHeads;
+    const int g = blockIdx.x % kvHeads;
+    const int j = firstPosition + t;
+    const long long src = ((long long) t * kvHeads + g) * headDim;
+    for (int which = 0; which < 2; which++) {
+        const float *in = (which == 0 ? k : v) + src;
+        uint8_t *row = pool + (which == 0 ? key_offset(table, j, g, T, blockBytes, rowBytes)
+                                          : value_offset(table, j, g, kvHeads, T, blockBytes, rowBytes));
+        if (type == KV_Q8_0) {
+            // One warp a 32-value block, as KvCodec's encodeQ8Block.
+            const int lane = threadIdx.x & 31;
+            for (int b = threadIdx.x >> 5; b < headDim / 32; b += blockDim.x >> 5) {
+                const float x = in[32 * b + lane];
+                const float amax = warp_max(fabsf(x));
+                const float d = amax / 127.0f;
+                unsigned short dh = __half_as_ushort(__float2half_rn(d));
+                float d16 = __half2float(__ushort_as_half(dh));
+                if (d16 > d && dh > 0) {
+                    dh--;
+                    d16 = __half2float(__ushort_as_half(dh));
+                }
+                uint8_t *blk = row + 34LL * b;
+                if (lane == 0) {
+                    blk[0] = (uint8_t) (dh & 0xFF);
+                    blk[1] = (uint8_t) (dh >> 8);
+                }
+                const bool zero = d16 == 0.f || isinf(d16);
+                const float q = zero ? 0.f : x / d16;
+                int qi = (int) copysignf(floorf(fabsf(q) + 0.5f), q);
+                if (q == 0.f) qi = 0;
+                qi = max(-127, min(127, qi));
+                blk[2 + lane] = (uint8_t) (int8_t) qi;
+            }
+        } else {
+            for (int i = threadIdx.x; i < headDim; i += blockDim.x) {
+                const float x = in[i];
+                if (type == KV_F32) {
+                    reinterpret_cast<float *>(row)[i] = x;
+                } else if (type == KV_F16) {
+                    reinterpret_cast<unsigned short *>(row)[i] = __half_as_ushort(__float2half_rn(x));
+                } else {
+                    reinterpret_cast<unsigned short *>(row)[i] = float_to_bf16(x);
+                }
+            }
+        }
+    }
+}
+
+// One block a (query token, head). Keys are taken ATT_THREADS at a time (one a thread for the
+// scores), with an online softmax across tiles; each thread accumulates up to ATT_MAX_DIMS output
+// dimensions (d = tid + ATT_THREADS * k), reading value rows coalesced.
+__global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
+        const float *q, float *out, int heads, int kvHeads, int headDim, float scale, int window, int chunk,
+        float softCap, const float *sinks, int firstPosition, int firstLive, const uint8_t *pool, int type,
+        const int *table, int T, long long blockBytes, long long rowBytes) {
+    extern __shared__ float smem[];
+    float *qs = smem;                 // headDim
+    float *ps = smem + headDim;       // ATT_THREADS scores / weights
+    __shared__ float scratch[32];
+    const int t = blockIdx.x;
+    const int h = blockIdx.y;
+    const int g = h / (heads / kvHeads);
+    const int p = firstPosition + t;
+    int from = 0;
+    if (window > 0) from = max(from, p - window + 1);
+    if (chunk > 0) from = max(from, p / chunk * chunk);
+    from = max(from, firstLive);
+    const long long qBase = ((long long) t * heads + h) * headDim;
+    for (int i = threadIdx.x; i < headDim; i += ATT_THREADS) qs[i] = q[qBase + i];
+    __syncthreads();
+
+    float runMax = -INFINITY;
+    float runSum = 0.f;
+    float acc[ATT_MAX_DIMS];
+#pragma unroll
+    for (int k = 0; k < ATT_MAX_DIMS; k++) acc[k] = 0.f;
+
+    for (int j0 = from; j0 <= p; j0 += ATT_THREADS) {
+        const int j = j0 + threadIdx.x;
+        float s = -INFINITY;
+        if (j <= p) {
+            const uint8_t *krow = pool + key_offset(table, j, g, T, blockBytes, rowBytes);
+            float dot = 0.f;
+            for (int i = 0; i < headDim; i++) dot += qs[i] * kv_elem(type, krow, i);
+            s = dot * scale;
+            if (softCap > 0.f) s = (float) ((double) softCap * tanh((double) (s / softCap)));
+        }
+        const float tileMax = block_max(s, scratch);
+        const float newMax = fmaxf(runMax, tileMax);
+        const float corr = expf(runMax - newMax);  // 0 on the first tile
+        const float e = j <= p ? expf(s - newMax) : 0.f;
+        ps[threadIdx.x] = e;
+        const float tileSum = block_sum(e, scratch);  // ends with a barrier: ps is complete
+        runSum = runSum * corr + tileSum;
+        runMax = newMax;
+        const int count = min(ATT_THREADS, p - j0 + 1);
+#pragma unroll
+        for (int k = 0; k < ATT_MAX_DIMS; k++) {
+            const int d = threadIdx.x + ATT_THREADS * k;
+            if (d < headDim) {
+                float a = acc[k] * corr;
+                for (int jj = 0; jj < count; jj++) {
+                    const uint8_t *vrow = pool + value_offset(table, j0 + jj, g, kvHeads, T, blockBytes, rowBytes);
+                    a += ps[jj] * kv_elem(type, vrow, d);
+                }
+                acc[k] = a;
+            }
+        }
+        __syncthreads();  // ps is rewritten by the next tile
+    }
+    float norm = runSum;
+    float outScale = 1.f;
+    if (sinks != nullptr) {
+        const float sink = sinks[h];
+        const float m = fmaxf(runMax, sink);
+        outScale = expf(runMax - m);
+        norm = runSum * outScale + expf(sink - m);
+    }
+    const float inv = outScale / norm;
+#pragma unroll
+    for (int k = 0; k < ATT_MAX_DIMS; k++) {
+        const int d = threadIdx.x + ATT_THREADS * k;
+        if (d < headDim) out[qBase + d] = acc[k] * inv;
+    }
+}
+
+}  // namespace isthmus
+
+using namespace isthmus;
+
+extern "C" int isthmus_store_kv(cudaStream_t s, int kvType, void *pool, const float *k, const float *v, int n,
+                                int kvHeads, int headDim, int firstPosition, const int *blockTable, int tokensPerBlock,
+                                long long blockBytes, long long rowBytes) {
+    if (n <= 0 || kvHeads <= 0 || headDim <= 0 || tokensPerBlock <= 0 || kvType < 0 || kvType > 3 ||
+        (kvType == KV_Q8_0 && headDim % 32 != 0) || (long long) n * kvHeads > 0x7fffffffLL) {
+        return (int) cudaErrorInvalidValue;
+    }
+    store_kv_kernel<<<n * kvHeads, 128, 0, s>>>(kvType, static_cast<uint8_t *>(pool), k, v, kvHeads, headDim,
+                                                firstPosition, blockTable, tokensPerBlock, blockBytes, rowBytes);
+    return launched();
+}
+
+extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int n, int heads, int kvHeads,
+                                 int headDim, float scale, int window, int chunk, float softCap, const float *sinks,
+                                 int firstPosition, int firstLive, const void *pool, int kvType, const int *blockTable,
+                                 int tokensPerBlock, long long blockBytes, long long rowBytes) {
+    if (n <= 0 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || headDim <= 0 ||
+        headDim > ATT_THREADS * ATT_MAX_DIMS || heads > 65535 || kvType < 0 || kvType > 3 || tokensPerBlock <= 0 ||
+        (kvType == KV_Q8_0 && headDim % 32 != 0)) {
+        return (int) cudaErrorInvalidValue;
+    }
+    dim3 grid(n, heads);
+    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
+    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
+                                                        sinks, firstPosition, firstLive,
+                                                        static_cast<const uint8_t *>(pool), kvType, blockTable,
+                                                        tokensPerBlock, blockBytes, rowBytes);
+    return launched();
+}

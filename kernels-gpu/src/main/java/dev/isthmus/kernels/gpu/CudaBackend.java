@@ -1,0 +1,726 @@
+package dev.isthmus.kernels.gpu;
+
+import dev.isthmus.memory.backend.Activation;
+import dev.isthmus.memory.backend.AttentionSpec;
+import dev.isthmus.memory.backend.Backend;
+import dev.isthmus.memory.backend.DType;
+import dev.isthmus.memory.backend.RopeLayout;
+import dev.isthmus.memory.backend.RopeSpec;
+import dev.isthmus.memory.backend.Tensor;
+import dev.isthmus.memory.kv.KvBlockPool;
+import dev.isthmus.memory.kv.KvCacheConfig;
+import dev.isthmus.memory.kv.KvSequence;
+import dev.isthmus.memory.kv.KvStorage;
+import dev.isthmus.nativebindings.cuda.CudaRuntime;
+import dev.isthmus.nativebindings.cuda.IsthmusCuda;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The CUDA {@link Backend}: our hand-written kernels ({@code libisthmus_cuda.so}, bound by
+ * {@link IsthmusCuda}) on one device and one stream.
+ *
+ * <h2>Memory</h2>
+ * Weights are uploaded once by {@link #weight} (through two pinned staging buffers and
+ * asynchronous copies) and stay in their GGUF block format; activations come from {@link #allocate};
+ * the KV pool from {@link #newKvPool} is device memory too (a {@link KvBlockPool} over
+ * {@link KvStorage} that refuses every host-side access). A tensor of this backend holds a device
+ * address wrapped as a segment of the tensor's size, never dereferenced on the host. Every op checks
+ * that its tensors are device memory this backend allocated (a host tensor is an
+ * {@link IllegalArgumentException}, never a kernel fault). {@link #close()} frees everything.
+ *
+ * <h2>Ordering</h2>
+ * Kernels run asynchronously on the backend's stream. {@link #write}, {@link #read}, {@link #argmax}
+ * and the small per-op uploads (positions, token ids, block tables, inverse frequencies, sinks) use
+ * {@code cudaMemcpy}, whose legacy default stream is ordered with the backend's (blocking) stream, so
+ * a host buffer is never reused while a kernel may still read the device copy made from it.
+ *
+ * <h2>Errors</h2>
+ * Shapes and types are checked in Java before any launch ({@link IllegalArgumentException} naming the
+ * mismatch); a CUDA error becomes a {@link dev.isthmus.nativebindings.cuda.CudaException} naming the
+ * call (a kernel's own fault surfaces at the next synchronising call).
+ *
+ * <p>Not thread-safe: one op at a time (see {@link Backend}). Uses device 0 (the current device of
+ * the calling threads); multi-GPU comes later.
+ */
+public final class CudaBackend implements Backend {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT;
+    /** Weight types the kernels read. */
+    static final Set<DType> SUPPORTED = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0,
+            DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.MXFP4);
+    /** The attention kernel's limit (128 threads × 4 dimensions each). */
+    static final int MAX_HEAD_DIM = 512;
+    private static final long STAGING_BYTES = 16L << 20;
+
+    private final MemorySegment stream;
+    private final DeviceMemory owned = new DeviceMemory();
+    private final Arena hostArena = Arena.ofShared();
+    private final List<KvBlockPool> pools = new ArrayList<>();
+    private MemorySegment host = MemorySegment.NULL;   // host scratch for copies (native, grown)
+    private MemorySegment intScratch = MemorySegment.NULL;
+    private long intScratchBytes;
+    private MemorySegment floatScratch = MemorySegment.NULL;
+    private long floatScratchBytes;
+    private final MemorySegment argmaxResult;
+    private final MemorySegment[] staging = new MemorySegment[2];
+    private final MemorySegment[] stagingDone = new MemorySegment[2];
+    private final boolean[] stagingBusy = new boolean[2];
+    private int[] table = new int[64];
+    private volatile boolean closed;
+
+    /**
+     * Opens the backend on device 0: a stream and small scratch buffers.
+     *
+     * @throws dev.isthmus.nativebindings.cuda.CudaException naming the call when CUDA fails
+     * @throws IllegalStateException when the CUDA runtime or the kernel library is unavailable
+     */
+    public CudaBackend() {
+        IsthmusCuda.class.getName(); // fail fast below if the kernels are missing
+        CudaRuntime.cudaSetDevice(0);
+        this.stream = CudaRuntime.cudaStreamCreate();
+        try {
+            this.argmaxResult = CudaRuntime.cudaMalloc(4);
+            ensureHost(1 << 16);
+            IsthmusCuda.fillZero(stream, argmaxResult, 4); // loads the kernel library now: a missing one fails here
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public boolean supports(DType type) {
+        return SUPPORTED.contains(type);
+    }
+
+    private void open() {
+        if (closed) {
+            throw new IllegalStateException("the cuda backend is closed");
+        }
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    /** Device memory of {@code bytes} (at least 4), recorded as this backend's, as a sized segment. */
+    private MemorySegment deviceAlloc(long bytes) {
+        long n = Math.max(4, bytes);
+        MemorySegment p = CudaRuntime.cudaMalloc(n);
+        owned.add(p.address(), n);
+        return MemorySegment.ofAddress(p.address()).reinterpret(n);
+    }
+
+    private void deviceFree(MemorySegment p) {
+        if (owned.remove(p.address())) {
+            CudaRuntime.cudaFree(p);
+        }
+    }
+
+    @Override
+    public Tensor weight(DType type, int rows, int cols, MemorySegment hostBytes) {
+        open();
+        Objects.requireNonNull(type, "type");
+        Objects.requireNonNull(hostBytes, "hostBytes");
+        if (!supports(type)) {
+            throw new UnsupportedOperationException("the cuda backend has no kernels for " + type);
+        }
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("negative shape " + rows + "x" + cols);
+        }
+        long bytes = type.rowBytes(cols) * rows;
+        if (hostBytes.byteSize() < bytes) {
+            throw new IllegalArgumentException(type + " weight " + rows + "x" + cols + " needs " + bytes
+                    + " bytes, the host segment holds " + hostBytes.byteSize());
+        }
+        MemorySegment dev = deviceAlloc(bytes);
+        try {
+            upload(hostBytes, dev, bytes);
+        } catch (RuntimeException | Error e) {
+            deviceFree(dev);
+            throw e;
+        }
+        return new Tensor(type, rows, cols, dev);
+    }
+
+    /** Host bytes to device memory through the two pinned staging buffers, overlapping the copies. */
+    private void upload(MemorySegment src, MemorySegment dst, long bytes) {
+        if (bytes == 0) {
+            return;
+        }
+        if (staging[0] == null) {
+            for (int i = 0; i < 2; i++) {
+                staging[i] = CudaRuntime.cudaMallocHost(STAGING_BYTES);
+                stagingDone[i] = CudaRuntime.cudaEventCreate();
+            }
+        }
+        int k = 0;
+        for (long off = 0; off < bytes; off += STAGING_BYTES, k ^= 1) {
+            long len = Math.min(STAGING_BYTES, bytes - off);
+            if (stagingBusy[k]) {
+                CudaRuntime.cudaEventSynchronize(stagingDone[k]);
+            }
+            MemorySegment.copy(src, off, staging[k], 0, len);
+            CudaRuntime.cudaMemcpyAsync(MemorySegment.ofAddress(dst.address() + off), staging[k], len,
+                    CudaRuntime.cudaMemcpyHostToDevice, stream);
+            CudaRuntime.cudaEventRecord(stagingDone[k], stream);
+            stagingBusy[k] = true;
+        }
+        CudaRuntime.cudaStreamSynchronize(stream);
+        stagingBusy[0] = stagingBusy[1] = false;
+    }
+
+    @Override
+    public Tensor allocate(int rows, int cols) {
+        open();
+        if (rows < 0 || cols < 0) {
+            throw new IllegalArgumentException("negative shape " + rows + "x" + cols);
+        }
+        long bytes = 4L * rows * cols;
+        MemorySegment dev = deviceAlloc(bytes);
+        IsthmusCuda.fillZero(stream, dev, Math.max(4, bytes));
+        return new Tensor(DType.F32, rows, cols, dev);
+    }
+
+    @Override
+    public void write(float[] src, int srcOffset, Tensor dst) {
+        open();
+        f32(dst, "dst");
+        dev(dst, "dst");
+        int n = (int) dst.elements();
+        Objects.checkFromIndexSize(srcOffset, n, src.length);
+        if (n == 0) {
+            return;
+        }
+        ensureHost(4L * n);
+        MemorySegment.copy(src, srcOffset, host, F32, 0, n);
+        CudaRuntime.cudaMemcpy(dst.data(), host, 4L * n, CudaRuntime.cudaMemcpyHostToDevice);
+    }
+
+    @Override
+    public void read(Tensor src, float[] dst, int dstOffset) {
+        open();
+        f32(src, "src");
+        dev(src, "src");
+        int n = (int) src.elements();
+        Objects.checkFromIndexSize(dstOffset, n, dst.length);
+        if (n == 0) {
+            return;
+        }
+        ensureHost(4L * n);
+        CudaRuntime.cudaMemcpy(host, src.data(), 4L * n, CudaRuntime.cudaMemcpyDeviceToHost);
+        MemorySegment.copy(host, F32, 0, dst, dstOffset, n);
+    }
+
+    @Override
+    public KvBlockPool newKvPool(KvCacheConfig config) {
+        open();
+        long bytes = config.poolBytes();
+        MemorySegment dev = deviceAlloc(bytes);
+        KvBlockPool pool;
+        try {
+            IsthmusCuda.fillZero(stream, dev, bytes);
+            CudaRuntime.cudaStreamSynchronize(stream);
+            pool = new KvBlockPool(config, new DeviceKvStorage(dev));
+        } catch (RuntimeException | Error e) {
+            deviceFree(dev);
+            throw e;
+        }
+        pools.add(pool);
+        return pool;
+    }
+
+    /** A KV pool's device memory: copies are device-to-device, freeing returns it to CUDA. */
+    private final class DeviceKvStorage implements KvStorage {
+        private final MemorySegment memory;
+
+        DeviceKvStorage(MemorySegment memory) {
+            this.memory = memory;
+        }
+
+        @Override
+        public MemorySegment segment() {
+            return memory;
+        }
+
+        @Override
+        public boolean hostAccessible() {
+            return false;
+        }
+
+        @Override
+        public void copy(long from, long to, long bytes) {
+            if (from < 0 || to < 0 || bytes < 0 || from + bytes > memory.byteSize() || to + bytes > memory.byteSize()) {
+                throw new IndexOutOfBoundsException("KV block copy " + from + " -> " + to + " of " + bytes
+                        + " bytes outside the pool's " + memory.byteSize());
+            }
+            CudaRuntime.cudaMemcpy(MemorySegment.ofAddress(memory.address() + to),
+                    MemorySegment.ofAddress(memory.address() + from), bytes, CudaRuntime.cudaMemcpyDeviceToDevice);
+        }
+
+        @Override
+        public void free() {
+            if (!closed) {
+                CudaRuntime.cudaStreamSynchronize(stream);
+            }
+            deviceFree(memory);
+        }
+    }
+
+    // ---------------------------------------------------------------- ops
+
+    @Override
+    public void matmul(Tensor x, Tensor w, Tensor y) {
+        open();
+        f32(x, "x");
+        f32(y, "y");
+        if (x.cols() != w.cols() || y.rows() != x.rows() || y.cols() != w.rows()) {
+            throw new IllegalArgumentException("matmul shapes: x " + x + " · w " + w + "ᵀ -> y " + y);
+        }
+        if (!supports(w.dtype())) {
+            throw new UnsupportedOperationException("the cuda backend has no kernels for " + w.dtype());
+        }
+        dev(x, "x");
+        dev(w, "w");
+        dev(y, "y");
+        if (overlap(x, y) || overlap(w, y)) {
+            throw new IllegalArgumentException("matmul: y must not overlap x or w");
+        }
+        if (x.rows() == 0 || w.rows() == 0) {
+            return;
+        }
+        if (w.cols() == 0) {
+            IsthmusCuda.fillZero(stream, y.data(), y.byteSize());
+            return;
+        }
+        IsthmusCuda.matmul(stream, w.dtype().ggmlId(), w.data(), w.rows(), w.cols(), x.data(), y.data(), x.rows());
+    }
+
+    @Override
+    public void addBias(Tensor y, Tensor bias) {
+        open();
+        f32(y, "y");
+        f32(bias, "bias");
+        if (bias.elements() != y.cols()) {
+            throw new IllegalArgumentException("bias " + bias + " for rows of " + y.cols());
+        }
+        dev(y, "y");
+        dev(bias, "bias");
+        if (y.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.addBias(stream, y.data(), bias.data(), y.rows(), y.cols());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        open();
+        sameShape(a, b, "add");
+        sameShape(a, out, "add");
+        dev(a, "a");
+        dev(b, "b");
+        dev(out, "out");
+        if (a.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.add(stream, a.data(), b.data(), out.data(), a.elements());
+    }
+
+    @Override
+    public void scale(Tensor x, float factor) {
+        open();
+        f32(x, "x");
+        dev(x, "x");
+        if (x.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.scale(stream, x.data(), factor, x.elements());
+    }
+
+    @Override
+    public void rmsNorm(Tensor x, Tensor weight, float eps, boolean plusOne, Tensor out) {
+        open();
+        sameShape(x, out, "rmsNorm");
+        f32(weight, "weight");
+        long dim = weight.elements();
+        if (dim == 0 || dim > Integer.MAX_VALUE || x.elements() % dim != 0) {
+            throw new IllegalArgumentException("rmsNorm weight of " + dim + " values for " + x);
+        }
+        dev(x, "x");
+        dev(weight, "weight");
+        dev(out, "out");
+        if (x.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.rmsNorm(stream, x.data(), weight.data(), out.data(), x.elements() / dim, (int) dim, eps, plusOne);
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        open();
+        sameShape(x, out, "layerNorm");
+        f32(weight, "weight");
+        int dim = x.cols();
+        if (weight.elements() != dim || (bias != null && bias.elements() != dim)) {
+            throw new IllegalArgumentException("layerNorm weight " + weight + " / bias " + bias + " for rows of " + dim);
+        }
+        dev(x, "x");
+        dev(weight, "weight");
+        dev(out, "out");
+        if (bias != null) {
+            f32(bias, "bias");
+            dev(bias, "bias");
+        }
+        if (x.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.layerNorm(stream, x.data(), weight.data(), bias == null ? MemorySegment.NULL : bias.data(),
+                out.data(), x.rows(), dim, eps);
+    }
+
+    @Override
+    public void rope(Tensor x, int heads, int headDim, int[] positions, RopeSpec spec) {
+        open();
+        f32(x, "x");
+        if (heads <= 0 || headDim <= 0 || (long) heads * headDim != x.cols() || positions.length != x.rows()
+                || spec.rotaryDim() > headDim) {
+            throw new IllegalArgumentException("rope on " + x + " with " + heads + " heads of " + headDim + ", "
+                    + positions.length + " positions, rotary dim " + spec.rotaryDim());
+        }
+        dev(x, "x");
+        if (x.rows() == 0) {
+            return;
+        }
+        MemorySegment pos = uploadInts(positions, positions.length);
+        MemorySegment inv = uploadFloats(spec.inverseFrequencies(), spec.inverseFrequencies().length);
+        IsthmusCuda.rope(stream, x.data(), x.rows(), heads, headDim, pos, inv, spec.attentionScaling(), spec.rotaryDim(),
+                spec.layout() == RopeLayout.NEOX);
+    }
+
+    @Override
+    public void activation(Activation act, Tensor x, Tensor out) {
+        open();
+        sameShape(x, out, "activation");
+        dev(x, "x");
+        dev(out, "out");
+        if (x.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.activation(stream, act.ordinal(), x.data(), out.data(), x.elements());
+    }
+
+    @Override
+    public void gatedActivation(Activation act, Tensor gate, Tensor up, Tensor out) {
+        open();
+        sameShape(gate, up, "gatedActivation");
+        sameShape(gate, out, "gatedActivation");
+        dev(gate, "gate");
+        dev(up, "up");
+        dev(out, "out");
+        if (gate.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.gatedActivation(stream, act.ordinal(), gate.data(), up.data(), out.data(), gate.elements());
+    }
+
+    @Override
+    public void embedding(Tensor table, int[] tokens, float scale, Tensor out) {
+        open();
+        f32(out, "out");
+        if (out.rows() != tokens.length || out.cols() != table.cols()) {
+            throw new IllegalArgumentException("embedding of " + tokens.length + " tokens from " + table + " into " + out);
+        }
+        if (!supports(table.dtype())) {
+            throw new UnsupportedOperationException("the cuda backend has no kernels for " + table.dtype());
+        }
+        for (int id : tokens) {
+            if (id < 0 || id >= table.rows()) {
+                throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + table.rows() + ")");
+            }
+        }
+        dev(table, "table");
+        dev(out, "out");
+        if (tokens.length == 0 || table.cols() == 0) {
+            return;
+        }
+        MemorySegment ids = uploadInts(tokens, tokens.length);
+        IsthmusCuda.embedding(stream, table.dtype().ggmlId(), table.data(), table.cols(), ids, tokens.length, scale, out.data());
+    }
+
+    @Override
+    public void softCap(Tensor x, float cap) {
+        open();
+        f32(x, "x");
+        if (!(cap > 0)) {
+            throw new IllegalArgumentException("soft-cap must be positive: " + cap);
+        }
+        dev(x, "x");
+        if (x.elements() == 0) {
+            return;
+        }
+        IsthmusCuda.softCap(stream, x.data(), cap, x.elements());
+    }
+
+    @Override
+    public int argmax(Tensor x, int row) {
+        open();
+        f32(x, "x");
+        Objects.checkIndex(row, x.rows());
+        if (x.cols() == 0) {
+            throw new IllegalArgumentException("argmax of an empty row of " + x);
+        }
+        dev(x, "x");
+        IsthmusCuda.argmax(stream, x.data().asSlice(row * x.rowBytes(), x.rowBytes()), x.cols(), argmaxResult);
+        CudaRuntime.cudaMemcpy(host, argmaxResult, 4, CudaRuntime.cudaMemcpyDeviceToHost);
+        return host.get(I32, 0);
+    }
+
+    @Override
+    public void storeKv(KvSequence seq, int layer, int firstPosition, Tensor k, Tensor v) {
+        open();
+        sameShape(k, v, "storeKv");
+        KvBlockPool pool = ownPool(seq);
+        KvCacheConfig.LayerSpec ls = pool.config().layer(layer);
+        int hd = ls.headDim();
+        if (k.cols() != ls.kvHeads() * hd) {
+            throw new IllegalArgumentException("storeKv rows of " + k.cols() + " for a layer of " + ls.kvHeads()
+                    + " KV heads of " + hd);
+        }
+        int n = k.rows();
+        if (firstPosition < 0 || (long) firstPosition + n > seq.length()) {
+            throw new IllegalArgumentException("positions " + firstPosition + ".." + (firstPosition + n - 1)
+                    + " are not reserved (sequence length " + seq.length() + ")");
+        }
+        dev(k, "k");
+        dev(v, "v");
+        if (n == 0) {
+            return;
+        }
+        for (int t = firstPosition; t < firstPosition + n; t++) {
+            seq.requireWritable(layer, t);
+        }
+        MemorySegment blocks = uploadTable(seq, layer, firstPosition + n - 1);
+        IsthmusCuda.storeKv(stream, pool.config().type().ordinal(), pool.deviceSegment(), k.data(), v.data(), n,
+                ls.kvHeads(), hd, firstPosition, blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+    }
+
+    @Override
+    public void attention(Tensor q, KvSequence seq, int layer, int firstPosition, AttentionSpec spec, Tensor out) {
+        open();
+        sameShape(q, out, "attention");
+        KvBlockPool pool = ownPool(seq);
+        int heads = spec.heads();
+        int kvHeads = spec.kvHeads();
+        int hd = spec.headDim();
+        KvCacheConfig.LayerSpec ls = pool.config().layer(layer);
+        if ((long) heads * hd != q.cols() || ls.kvHeads() != kvHeads || ls.headDim() != hd) {
+            throw new IllegalArgumentException("attention of " + q + " (" + heads + " heads of " + hd + ") over a layer of "
+                    + ls.kvHeads() + " KV heads of " + ls.headDim());
+        }
+        if (hd > MAX_HEAD_DIM || heads > 65535) {
+            throw new IllegalArgumentException("attention with " + heads + " heads of " + hd
+                    + ": the cuda kernel takes head dims up to " + MAX_HEAD_DIM + " and up to 65535 heads");
+        }
+        int n = q.rows();
+        int last = firstPosition + n - 1;
+        if (firstPosition < 0 || last >= seq.length()) {
+            throw new IllegalArgumentException("queries at " + firstPosition + ".." + last + " beyond the cached "
+                    + seq.length() + " tokens");
+        }
+        int live = seq.firstLiveToken(layer);
+        if (n > 0 && live > firstPosition) {
+            throw new IllegalArgumentException("the query at " + firstPosition + " needs keys before " + live
+                    + ", which layer " + layer + " already released (sliding window)");
+        }
+        dev(q, "q");
+        dev(out, "out");
+        if (n == 0) {
+            return;
+        }
+        MemorySegment blocks = uploadTable(seq, layer, last);
+        MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : uploadFloats(spec.sinks(), heads);
+        IsthmusCuda.attention(stream, q.data(), out.data(), n, heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
+                spec.chunkSize(), spec.softCap(), sinks, firstPosition, live, pool.deviceSegment(),
+                pool.config().type().ordinal(), blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private KvBlockPool ownPool(KvSequence seq) {
+        KvBlockPool pool = seq.pool();
+        for (int i = 0; i < pools.size(); i++) {
+            if (pools.get(i) == pool) {
+                if (!pool.isOpen()) {
+                    throw new IllegalStateException("the KV pool is closed");
+                }
+                return pool;
+            }
+        }
+        throw new IllegalArgumentException("the sequence's KV pool is not one of this cuda backend's (use newKvPool)");
+    }
+
+    /** The layer's block table for logical blocks 0 .. lastToken/T, uploaded to the int scratch. */
+    private MemorySegment uploadTable(KvSequence seq, int layer, int lastToken) {
+        int count = lastToken / seq.pool().tokensPerBlock() + 1;
+        if (table.length < count) {
+            table = new int[Math.max(count, table.length * 2)];
+        }
+        for (int b = 0; b < count; b++) {
+            table[b] = seq.block(layer, b);
+        }
+        return uploadInts(table, count);
+    }
+
+    private MemorySegment uploadInts(int[] values, int count) {
+        long bytes = 4L * Math.max(1, count);
+        if (intScratchBytes < bytes) {
+            if (intScratchBytes > 0) {
+                CudaRuntime.cudaFree(intScratch);
+            }
+            intScratchBytes = 0;
+            long size = Math.max(bytes, 1 << 16);
+            intScratch = CudaRuntime.cudaMalloc(size);
+            intScratchBytes = size;
+        }
+        ensureHost(bytes);
+        MemorySegment.copy(values, 0, host, I32, 0, count);
+        CudaRuntime.cudaMemcpy(intScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
+        return intScratch;
+    }
+
+    private MemorySegment uploadFloats(float[] values, int count) {
+        long bytes = 4L * Math.max(1, count);
+        if (floatScratchBytes < bytes) {
+            if (floatScratchBytes > 0) {
+                CudaRuntime.cudaFree(floatScratch);
+            }
+            floatScratchBytes = 0;
+            long size = Math.max(bytes, 1 << 16);
+            floatScratch = CudaRuntime.cudaMalloc(size);
+            floatScratchBytes = size;
+        }
+        ensureHost(bytes);
+        MemorySegment.copy(values, 0, host, F32, 0, count);
+        CudaRuntime.cudaMemcpy(floatScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
+        return floatScratch;
+    }
+
+    private void ensureHost(long bytes) {
+        if (host.byteSize() < bytes) {
+            host = hostArena.allocate(Math.max(bytes, 2 * host.byteSize()), 64);
+        }
+    }
+
+    /** Throws unless {@code t}'s memory lies inside one device allocation of this backend. */
+    private void dev(Tensor t, String name) {
+        MemorySegment d = t.data();
+        if (!owned.contains(d.address(), t.byteSize())) {
+            throw new IllegalArgumentException(name + " " + t + " is not device memory of this cuda backend"
+                    + " (a host tensor, another backend's, or freed)");
+        }
+    }
+
+    private static boolean overlap(Tensor a, Tensor b) {
+        long a0 = a.data().address();
+        long b0 = b.data().address();
+        return a0 < b0 + b.byteSize() && b0 < a0 + a.byteSize() && a.byteSize() > 0 && b.byteSize() > 0;
+    }
+
+    private static void f32(Tensor t, String name) {
+        if (t.dtype() != DType.F32) {
+            throw new IllegalArgumentException(name + " must be F32, not " + t);
+        }
+    }
+
+    private static void sameShape(Tensor x, Tensor y, String op) {
+        f32(x, op + " input");
+        f32(y, op + " input");
+        if (x.rows() != y.rows() || x.cols() != y.cols()) {
+            throw new IllegalArgumentException(op + ": shapes differ, " + x + " and " + y);
+        }
+    }
+
+    /** Device allocations this backend holds now (weights, activations, KV pools), for tests and logs. */
+    public int liveAllocations() {
+        return owned.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        RuntimeException first = null;
+        if (stream != null) {
+            try {
+                CudaRuntime.cudaStreamSynchronize(stream);
+            } catch (RuntimeException e) {
+                first = e;
+            }
+        }
+        for (KvBlockPool pool : pools) {
+            try {
+                pool.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        pools.clear();
+        for (long address : owned.startsCopy()) {
+            try {
+                deviceFree(MemorySegment.ofAddress(address));
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        List<Runnable> frees = new ArrayList<>();
+        if (intScratchBytes > 0) {
+            MemorySegment p = intScratch;
+            frees.add(() -> CudaRuntime.cudaFree(p));
+        }
+        if (floatScratchBytes > 0) {
+            MemorySegment p = floatScratch;
+            frees.add(() -> CudaRuntime.cudaFree(p));
+        }
+        if (argmaxResult != null) {
+            frees.add(() -> CudaRuntime.cudaFree(argmaxResult));
+        }
+        for (int i = 0; i < 2; i++) {
+            MemorySegment s = staging[i];
+            MemorySegment e = stagingDone[i];
+            if (s != null) {
+                frees.add(() -> CudaRuntime.cudaFreeHost(s));
+            }
+            if (e != null) {
+                frees.add(() -> CudaRuntime.cudaEventDestroy(e));
+            }
+        }
+        if (stream != null) {
+            frees.add(() -> CudaRuntime.cudaStreamDestroy(stream));
+        }
+        for (Runnable r : frees) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
+            }
+        }
+        intScratchBytes = 0;
+        floatScratchBytes = 0;
+        hostArena.close();
+        if (first != null) {
+            throw first;
+        }
+    }
+}
