@@ -11,6 +11,7 @@ module dev.isthmus.runtime {
     requires com.fasterxml.jackson.databind;
     requires java.management;
     requires jdk.management;
+    requires jdk.unsupported;
 
 
 

@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "A JVM-native LLM inference runtime.",
         subcommands = {ProbeCommand.class, InspectCommand.class, ConvertCommand.class, RandomCommand.class, LogitsCommand.class,
-            BenchCommand.class, TokenizeCommand.class, DetokenizeCommand.class, TemplateCommand.class,
+            BenchCommand.class, RunCommand.class, ChatCommand.class, TokenizeCommand.class, DetokenizeCommand.class, TemplateCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
