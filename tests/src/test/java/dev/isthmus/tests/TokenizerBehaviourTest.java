@@ -69,6 +69,12 @@ class TokenizerBehaviourTest {
         int[] ids = spm.encode("Hello world", true, false);
         assertEquals(1, ids[0]);
         assertEquals("Hello world", spm.decode(ids));
+        for (String text : List.of("<s>", "</s>", "<unk>", "a<s>b</s>")) {
+            int[] plain = spm.encode(text, false, false);
+            assertTrue(Arrays.stream(plain).allMatch(id -> id > 2), text + " gave a control token: " + Arrays.toString(plain));
+            assertEquals(text, spm.decode(plain));
+        }
+        assertArrayEquals(new int[] {1}, spm.encode("<s>", false, true));
         Tokenizer bert = load("ggml-vocab-bert-bge.gguf");
         int[] b = bert.encode("Hello world", true, false);
         assertEquals(101, b[0]);

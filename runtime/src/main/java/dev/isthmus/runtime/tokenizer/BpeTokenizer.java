@@ -54,7 +54,7 @@ final class BpeTokenizer extends BaseTokenizer {
             }
             int a = vocab.id(m.substring(0, sp));
             int b = vocab.id(m.substring(sp + 1));
-            int ab = vocab.id(m.substring(0, sp) + m.substring(sp + 1));
+            int ab = vocab.plainId(m.substring(0, sp) + m.substring(sp + 1)); // never merge into a control token
             if (a < 0 || b < 0 || ab < 0) {
                 continue; // a merge whose parts or result are not tokens can never apply to token symbols
             }
@@ -119,8 +119,8 @@ final class BpeTokenizer extends BaseTokenizer {
     /** The tokens of one word. */
     private int[] word(String w) {
         if (ignoreMerges) {
-            Integer whole = byteLevel ? rawIds.get(w) : vocab.ids.get(w);
-            if (whole != null) {
+            int whole = byteLevel ? rawIds.getOrDefault(w, -1) : vocab.plainId(w);
+            if (whole >= 0) {
                 return new int[] {whole};
             }
         }
@@ -138,7 +138,7 @@ final class BpeTokenizer extends BaseTokenizer {
             for (int i = 0; i < w.length(); ) {
                 int cp = w.codePointAt(i);
                 int len = Character.charCount(cp);
-                int id = vocab.id(w.substring(i, i + len));
+                int id = vocab.plainId(w.substring(i, i + len));
                 if (id >= 0) {
                     l.add(id);
                 } else if (byteFallback) {

@@ -162,7 +162,7 @@ final class SpmTokenizer extends BaseTokenizer {
 
         private void resegment(int i, IntList out) {
             String t = s.substring(start[i], start[i] + len[i]);
-            int id = vocab.id(t);
+            int id = vocab.plainId(t);
             if (id >= 0) {
                 out.add(id);
                 return;
@@ -188,7 +188,7 @@ final class SpmTokenizer extends BaseTokenizer {
                 return;
             }
             String t = s.substring(start[l], start[l] + len[l] + len[r]);
-            int id = vocab.id(t);
+            int id = vocab.plainId(t);
             if (id < 0) {
                 return;
             }

@@ -82,6 +82,19 @@ final class Vocab {
         return i == null ? -1 : i;
     }
 
+    /**
+     * The id of {@code text} when plain-text tokenization may produce it: not a control, unused
+     * or unknown token (those come only from special-token parsing or the metadata), else -1.
+     */
+    int plainId(String text) {
+        Integer i = ids.get(text);
+        if (i == null) {
+            return -1;
+        }
+        int t = types[i];
+        return t == CONTROL || t == UNUSED || t == UNKNOWN ? -1 : i;
+    }
+
     boolean valid(int id) {
         return id >= 0 && id < tokens.length;
     }
