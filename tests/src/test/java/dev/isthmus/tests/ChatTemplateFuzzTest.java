@@ -26,7 +26,7 @@ class ChatTemplateFuzzTest {
         "namespace(", "range(99999)", "*", "**", "//", "%", "~", "+", "-", "0", "9999999999999999999999", "1.5e400",
         "{% for x in messages %}", "{% endfor %}", "{% if x %}", "{% endif %}", "{% set x = ", "{% macro m(a) %}",
         "{% endmacro %}", "m(m)", "raise_exception('x')", "|tojson(indent=3)", "|length", ".strip(", ".split(",
-        "messages[0]", "[-1]", "none", "true", "{% break %}", "{% generation %}"};
+        "messages[0]", "[-1]", "none", "true", "{% break %}", "{% generation %}", "'%s%d%5.2f%#x' % ", "|format(1, "};
 
     private static String source(String name) throws IOException {
         try (InputStream in = ChatTemplateFuzzTest.class.getResourceAsStream("/fixtures/chat/templates/" + name + ".jinja")) {

@@ -187,6 +187,17 @@ class ChatTemplateTest {
     }
 
     @Test
+    void percentFormattingAsPython() {
+        // Jinja2 3.1.6 renders: a-3-'q'- 3.14-%|None|x and 2|v=5
+        assertEquals("a-3-'q'- 3.14-%|None|x and 2|v=5",
+                render("{{ '%s-%d-%r-%5.2f-%%|%s' % ('a', 3, 'q', 3.14159, none) }}|{{ '%s and %s'|format('x', 2) }}|{{ 'v=%s' % 5 }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ '%s %s' % ('a',) }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ '%s' % ('a', 'b') }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ '%99999999s' % 'a' }}", Map.of()));
+        assertThrows(TemplateException.class, () -> render("{{ '%#s' % 'a' }}", Map.of()));
+    }
+
+    @Test
     void strftimeNowUsesTheGivenClock() {
         assertEquals("26 Jul 2026", render("{{ strftime_now('%d %b %Y') }}", Map.of()));
         assertEquals("Sunday 1:45 PM", render("{{ strftime_now('%A %-I:%M %p') }}", Map.of()));

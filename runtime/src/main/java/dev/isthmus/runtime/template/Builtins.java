@@ -199,6 +199,52 @@ final class Builtins {
         };
     }
 
+    /** Python's printf-style {@code fmt % args}: %s, %r, %d/%i, %f/%e/%g with flags, width and precision, %%. */
+    static String percentFormat(String fmt, List<?> args) {
+        StringBuilder sb = new StringBuilder();
+        int next = 0;
+        for (int i = 0; i < fmt.length(); i++) {
+            char c = fmt.charAt(i);
+            if (c != '%') { sb.append(c); continue; }
+            int j = i + 1;
+            while (j < fmt.length() && "-+ 0#".indexOf(fmt.charAt(j)) >= 0) j++;
+            while (j < fmt.length() && (Character.isDigit(fmt.charAt(j)) || fmt.charAt(j) == '.')) j++;
+            if (j >= fmt.length()) throw new TemplateException("ValueError: incomplete format");
+            char conv = fmt.charAt(j);
+            String spec = fmt.substring(i + 1, j);
+            for (String number : spec.replaceAll("^[-+ 0#]*", "").split("\\."))
+                if (number.length() > 4) throw new TemplateException("ValueError: format width or precision over 9999 (sandbox limit)");
+            i = j;
+            if (conv == '%') { sb.append('%'); continue; }
+            if (next >= args.size()) throw Py.typeError("not enough arguments for format string");
+            Object a = args.get(next++);
+            if (a == Interpreter.NONE) a = null;
+            try {
+                formatOne(sb, spec, conv, a);
+            } catch (java.util.IllegalFormatException e) {
+                throw new TemplateException("ValueError: unsupported format '%" + spec + conv + "'");
+            }
+        }
+        if (next < args.size()) throw Py.typeError("not all arguments converted during string formatting");
+        return sb.toString();
+    }
+
+    private static void formatOne(StringBuilder sb, String spec, char conv, Object a) {
+        {
+            switch (conv) {
+                case 's' -> sb.append(String.format("%" + spec + "s", Py.str(a)));
+                case 'r' -> {
+                    StringBuilder r = new StringBuilder();
+                    Py.repr(a, r, true);
+                    sb.append(String.format("%" + spec + "s", r));
+                }
+                case 'd', 'i' -> sb.append(String.format("%" + spec + "d", a instanceof Double d ? (long) d.doubleValue() : Py.toLong(a)));
+                case 'f', 'F', 'e', 'E', 'g', 'G' -> sb.append(String.format("%" + spec + conv, Py.toDouble(a)));
+                default -> throw new TemplateException("ValueError: unsupported format character '" + conv + "'");
+            }
+        }
+    }
+
     private static int width(Object w) {
         long n = Py.toLong(w);
         if (n < 0 || n > 1000) throw new TemplateException("an indent of " + n + " is outside 0..1000");
@@ -351,6 +397,7 @@ final class Builtins {
                 yield Py.toJson(v, ind, itemSep, keySep, Py.truthy(kw.get("sort_keys")),
                         kw.containsKey("ensure_ascii") && Py.truthy(kw.get("ensure_ascii")));
             }
+            case "format" -> percentFormat(Py.str(v), args);
             case "trim" -> strip(Py.str(v), args.isEmpty() ? null : chars(args), true, true);
             case "length", "count" -> (long) Py.length(v);
             case "upper" -> Py.str(v).toUpperCase(Locale.ROOT);

@@ -481,6 +481,7 @@ final class Interpreter {
                 if (Py.isInteger(a) && Py.isInteger(b)) return Math.floorDiv(Py.toLong(a), Py.toLong(b));
                 return Math.floor(Py.toDouble(a) / Py.toDouble(b));
             case "%":
+                if (a instanceof String fmt) return Builtins.percentFormat(fmt, b instanceof List<?> l ? l : List.of(b == null ? NONE : b));
                 numeric(op, a, b);
                 if (Py.toDouble(b) == 0) throw new TemplateException("ZeroDivisionError: integer division or modulo by zero");
                 if (Py.isInteger(a) && Py.isInteger(b)) return Math.floorMod(Py.toLong(a), Py.toLong(b));
@@ -501,6 +502,9 @@ final class Interpreter {
                 throw new TemplateException("unknown operator " + op);
         }
     }
+
+    /** Marks a None argument in a List.of (which cannot hold null). */
+    static final Object NONE = new Object();
 
     private static String repeat(String s, long times) {
         if (times <= 0) return "";
