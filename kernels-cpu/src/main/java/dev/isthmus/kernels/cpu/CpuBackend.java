@@ -40,7 +40,8 @@ import java.util.Objects;
  */
 public final class CpuBackend implements Backend {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Elementwise ops run over at most this many values a call of the kernel (int-indexed loops). */
     private static final int CHUNK = 1 << 28;
 
@@ -310,20 +311,33 @@ public final class CpuBackend implements Backend {
         }
         GgmlType type = ggml(table.dtype());
         int dim = table.cols();
-        int block = type.blockSize();
         grow(dim, 0);
         MemorySegment src = table.data();
         MemorySegment od = out.data();
         for (int t = 0; t < tokens.length; t++) {
             long row = tokens[t] * table.rowBytes();
             long dst = (long) t * dim;
-            if (type == GgmlType.F32 && LITTLE_ENDIAN) {
-                MemorySegment.copy(src, row, od, dst * 4, (long) dim * 4);
-            } else {
-                for (int b = 0; b < dim; b += block) {
-                    Dequantize.dequantizeBlock(type, src, row + (long) (b / block) * type.typeSize(), a, b);
+            switch (type) {
+                case F32 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, src.get(F32_LE, row + 4L * i));
+                    }
                 }
-                MemorySegment.copy(a, 0, od, F32, dst * 4, dim);
+                case F16 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, Float.float16ToFloat(src.get(I16_LE, row + 2L * i)));
+                    }
+                }
+                case BF16 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, Float.intBitsToFloat((src.get(I16_LE, row + 2L * i) & 0xFFFF) << 16));
+                    }
+                }
+                default -> {
+                    // the reference dequantizer: one small block buffer allocated per call
+                    Dequantize.dequantize(type, src.asSlice(row, table.rowBytes()), dim, a, 0);
+                    MemorySegment.copy(a, 0, od, F32, dst * 4, dim);
+                }
             }
             if (scale != 1f) {
                 for (int i = 0; i < dim; i++) {

@@ -586,11 +586,25 @@ class BackendOpsTest {
                             IntStream.concat(IntStream.of(9, 4), IntStream.generate(() -> 1).limit(20)).toArray(), true));
             for (AttnCase c : cases) {
                 String name = type + " " + c.name() + " (" + c.heads() + "/" + c.kvHeads() + " heads of " + c.headDim()
-                        + ", steps " + Arrays.toString(c.steps()).replace(", 1", "") + ")";
+                        + ", " + describe(c.steps()) + ")";
                 out.add(dynamicTest(name, () -> attention(b, type, c, name)));
             }
         }
         return out.stream();
+    }
+
+    /** "tokens 11, then 2 decode steps" for steps {11, 1, 1}. */
+    private static String describe(int[] steps) {
+        StringBuilder sb = new StringBuilder("tokens");
+        int i = 0;
+        for (; i < steps.length && (i == 0 || steps[i] > 1); i++) {
+            sb.append(i == 0 ? " " : " + ").append(steps[i]);
+        }
+        int rest = steps.length - i;
+        if (rest > 0) {
+            sb.append(", then ").append(rest).append(" more steps");
+        }
+        return sb.toString();
     }
 
     private static KvCacheConfig config(KvType type, AttnCase c, int tokens) {
