@@ -22,6 +22,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -52,6 +54,7 @@ public final class CpuBackend implements Backend {
 
     private final OpPool ops;
     private final PagedAttention attention;
+    private final List<KvBlockPool> pools = new ArrayList<>();
 
     private float[] a = new float[0];
     private float[] b = new float[0];
@@ -132,10 +135,14 @@ public final class CpuBackend implements Backend {
         MemorySegment.copy(src.data(), F32, 0, dst, dstOffset, (int) src.elements());
     }
 
+    /** A pool in host memory; {@link #close()} closes the pools this backend made that are still open. */
     @Override
     public KvBlockPool newKvPool(KvCacheConfig config) {
         open();
-        return new KvBlockPool(config);
+        pools.removeIf(p -> !p.isOpen());
+        KvBlockPool pool = new KvBlockPool(config);
+        pools.add(pool);
+        return pool;
     }
 
     // ---------------------------------------------------------------- ops
@@ -453,6 +460,10 @@ public final class CpuBackend implements Backend {
         gemm.close();
         pool.close();
         ops.close();
+        for (KvBlockPool p : pools) {
+            p.close();
+        }
+        pools.clear();
         arena.close();
     }
 }
