@@ -94,6 +94,7 @@ class CpuBackendAllocationTest {
                             new Op("matmul Q4_K", () -> b.matmul(h, wUp, up)),
                             new Op("gated SiLU", () -> b.gatedActivation(Activation.SILU, gate, up, up)),
                             new Op("GELU tanh", () -> b.activation(Activation.GELU_TANH, up, up)),
+                            new Op("GELU erf", () -> b.activation(Activation.GELU_ERF, gate, up)),
                             new Op("add", () -> b.add(x, logitsW, x)),
                             new Op("softCap", () -> b.softCap(logits, 30f)),
                             new Op("argmax", () -> token[0] = b.argmax(logits, 0) % vocab));
