@@ -6,4 +6,6 @@ open module dev.isthmus.tests {
     requires dev.isthmus.nativebindings;
     requires jmh.core;
     requires com.fasterxml.jackson.databind;
+
+    uses dev.isthmus.memory.BackendProvider;
 }

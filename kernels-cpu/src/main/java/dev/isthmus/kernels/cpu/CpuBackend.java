@@ -5,7 +5,9 @@ import dev.isthmus.gguf.quant.Dequantize;
 import dev.isthmus.kernels.cpu.gemm.Gemm;
 import dev.isthmus.kernels.cpu.matvec.MatVec;
 import dev.isthmus.kernels.cpu.matvec.MatVecPool;
-import dev.isthmus.kernels.cpu.ref.Activations;
+import dev.isthmus.kernels.cpu.ops.OpPool;
+import dev.isthmus.kernels.cpu.ops.PagedAttention;
+import dev.isthmus.kernels.cpu.ops.VectorOps;
 import dev.isthmus.memory.backend.Activation;
 import dev.isthmus.memory.backend.AttentionSpec;
 import dev.isthmus.memory.backend.Backend;
@@ -15,36 +17,47 @@ import dev.isthmus.memory.backend.RopeSpec;
 import dev.isthmus.memory.backend.Tensor;
 import dev.isthmus.memory.kv.KvBlockPool;
 import dev.isthmus.memory.kv.KvCacheConfig;
-import dev.isthmus.memory.kv.KvCodec;
 import dev.isthmus.memory.kv.KvSequence;
-import dev.isthmus.memory.kv.KvType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
  * The CPU {@link Backend}: weights are read in place from the mapped file; matrix products go to
  * the Vector API GEMV kernels ({@link MatVecPool}, one token) or to {@link Gemm} (several tokens:
- * oneDNN where it measured faster); the other ops are plain loops over off-heap F32 tensors.
- * Activations live in one shared arena freed by {@link #close()}. Scratch arrays are kept and grown,
- * so steady-state steps allocate nothing on the heap.
+ * oneDNN where it measured faster). The other ops are Java Vector API loops over the off-heap F32
+ * tensors ({@link VectorOps}); attention reads the paged KV cache in place and is split over the KV
+ * heads and query tokens on a fixed pool of {@link #threads()} threads ({@link PagedAttention},
+ * {@link OpPool}); K/V are encoded straight from the tensors into the cache. Activations live in one
+ * shared arena freed by {@link #close()}. Scratch arrays are kept per thread and grown, so
+ * steady-state steps allocate nothing on the heap ({@code CpuBackendAllocationTest}).
  *
  * <p>Not thread-safe: one op at a time (see {@link Backend}); each op uses the backend's threads.
+ * Every op checks its arguments before touching memory ({@link IllegalArgumentException}) and
+ * throws {@link IllegalStateException} once the backend is closed.
  */
 public final class CpuBackend implements Backend {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Elementwise ops run over at most this many values a call of the kernel (int-indexed loops). */
+    private static final int CHUNK = 1 << 28;
 
     private final Arena arena = Arena.ofShared();
     private final MatVecPool pool;
     private final Gemm gemm;
     private volatile boolean closed;
 
+    private final OpPool ops;
+    private final PagedAttention attention;
+    private final List<KvBlockPool> pools = new ArrayList<>();
+
     private float[] a = new float[0];
     private float[] b = new float[0];
-    private float[] keys = new float[0];
-    private float[] values = new float[0];
-    private float[] scores = new float[0];
     private float[] cos = new float[0];
     private float[] sin = new float[0];
 
@@ -57,6 +70,8 @@ public final class CpuBackend implements Backend {
         }
         this.pool = new MatVecPool(threads == 0 ? MatVecPool.physicalCores() : threads);
         this.gemm = new Gemm(Gemm.Policy.AUTO, pool, Gemm.DEFAULT_CACHE_CAPACITY);
+        this.ops = new OpPool(pool.threads());
+        this.attention = new PagedAttention(ops);
     }
 
     @Override
@@ -106,6 +121,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void write(float[] src, int srcOffset, Tensor dst) {
+        open();
         f32(dst, "dst");
         Objects.checkFromIndexSize(srcOffset, (int) dst.elements(), src.length);
         MemorySegment.copy(src, srcOffset, dst.data(), F32, 0, (int) dst.elements());
@@ -113,15 +129,20 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void read(Tensor src, float[] dst, int dstOffset) {
+        open();
         f32(src, "src");
         Objects.checkFromIndexSize(dstOffset, (int) src.elements(), dst.length);
         MemorySegment.copy(src.data(), F32, 0, dst, dstOffset, (int) src.elements());
     }
 
+    /** A pool in host memory; {@link #close()} closes the pools this backend made that are still open. */
     @Override
     public KvBlockPool newKvPool(KvCacheConfig config) {
         open();
-        return new KvBlockPool(config);
+        pools.removeIf(p -> !p.isOpen());
+        KvBlockPool pool = new KvBlockPool(config);
+        pools.add(pool);
+        return pool;
     }
 
     // ---------------------------------------------------------------- ops
@@ -143,113 +164,88 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void addBias(Tensor y, Tensor bias) {
+        open();
         f32(y, "y");
         f32(bias, "bias");
         if (bias.elements() != y.cols()) {
             throw new IllegalArgumentException("bias " + bias + " for rows of " + y.cols());
         }
         MemorySegment yd = y.data();
-        MemorySegment bd = bias.data();
         int n = y.cols();
         for (int t = 0; t < y.rows(); t++) {
-            long base = (long) t * n;
-            for (int i = 0; i < n; i++) {
-                yd.setAtIndex(F32, base + i, yd.getAtIndex(F32, base + i) + bd.getAtIndex(F32, i));
-            }
+            VectorOps.add(yd, (long) t * n, bias.data(), 0, yd, (long) t * n, n);
         }
     }
 
     @Override
     public void add(Tensor x, Tensor y, Tensor out) {
+        open();
         sameShape(x, y, "add");
         sameShape(x, out, "add");
-        MemorySegment xd = x.data();
-        MemorySegment yd = y.data();
-        MemorySegment od = out.data();
-        for (long i = 0, n = x.elements(); i < n; i++) {
-            od.setAtIndex(F32, i, xd.getAtIndex(F32, i) + yd.getAtIndex(F32, i));
+        long n = x.elements();
+        for (long i = 0; i < n; i += CHUNK) {
+            VectorOps.add(x.data(), i, y.data(), i, out.data(), i, (int) Math.min(CHUNK, n - i));
         }
     }
 
     @Override
     public void scale(Tensor x, float factor) {
+        open();
         f32(x, "x");
-        MemorySegment d = x.data();
-        for (long i = 0, n = x.elements(); i < n; i++) {
-            d.setAtIndex(F32, i, d.getAtIndex(F32, i) * factor);
-        }
+        VectorOps.scale(x.data(), x.elements(), factor);
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, boolean plusOne, Tensor out) {
+        open();
         sameShape(x, out, "rmsNorm");
         f32(weight, "weight");
-        int dim = (int) weight.elements();
-        if (dim == 0 || x.elements() % dim != 0) {
+        long dim = weight.elements();
+        if (dim == 0 || dim > Integer.MAX_VALUE || x.elements() % dim != 0) {
             throw new IllegalArgumentException("rmsNorm weight of " + dim + " values for " + x);
         }
-        MemorySegment xd = x.data();
-        MemorySegment wd = weight.data();
-        MemorySegment od = out.data();
         for (long base = 0, n = x.elements(); base < n; base += dim) {
-            double ss = 0;
-            for (int i = 0; i < dim; i++) {
-                float v = xd.getAtIndex(F32, base + i);
-                ss += v * v;
-            }
-            float r = (float) (1.0 / Math.sqrt(ss / dim + eps));
-            for (int i = 0; i < dim; i++) {
-                float w = wd.getAtIndex(F32, i);
-                float v = xd.getAtIndex(F32, base + i) * r;
-                od.setAtIndex(F32, base + i, plusOne ? v * (1f + w) : v * w);
-            }
+            VectorOps.rmsNorm(x.data(), base, weight.data(), (int) dim, eps, plusOne, out.data());
         }
     }
 
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
+        open();
         sameShape(x, out, "layerNorm");
         f32(weight, "weight");
+        if (bias != null) {
+            f32(bias, "bias");
+        }
         int dim = x.cols();
-        if (weight.elements() != dim || (bias != null && bias.elements() != dim)) {
+        if (dim == 0 || weight.elements() != dim || (bias != null && bias.elements() != dim)) {
             throw new IllegalArgumentException("layerNorm weight " + weight + " / bias " + bias + " for rows of " + dim);
         }
-        MemorySegment xd = x.data();
-        MemorySegment od = out.data();
         for (int t = 0; t < x.rows(); t++) {
-            long base = (long) t * dim;
-            double sum = 0;
-            for (int i = 0; i < dim; i++) {
-                sum += xd.getAtIndex(F32, base + i);
-            }
-            double mean = sum / dim;
-            double var = 0;
-            for (int i = 0; i < dim; i++) {
-                double d = xd.getAtIndex(F32, base + i) - mean;
-                var += d * d;
-            }
-            float r = (float) (1.0 / Math.sqrt(var / dim + eps));
-            for (int i = 0; i < dim; i++) {
-                float v = (float) (xd.getAtIndex(F32, base + i) - mean) * r * weight.data().getAtIndex(F32, i);
-                if (bias != null) {
-                    v += bias.data().getAtIndex(F32, i);
-                }
-                od.setAtIndex(F32, base + i, v);
-            }
+            VectorOps.layerNorm(x.data(), (long) t * dim, weight.data(), bias == null ? null : bias.data(), dim, eps,
+                    out.data());
         }
     }
 
     @Override
     public void rope(Tensor x, int heads, int headDim, int[] positions, RopeSpec spec) {
+        open();
         f32(x, "x");
-        if (x.cols() != heads * headDim || positions.length != x.rows() || spec.rotaryDim() > headDim) {
+        if (heads <= 0 || headDim <= 0 || (long) heads * headDim != x.cols() || positions.length != x.rows()
+                || spec.rotaryDim() > headDim) {
             throw new IllegalArgumentException("rope on " + x + " with " + heads + " heads of " + headDim + ", "
                     + positions.length + " positions, rotary dim " + spec.rotaryDim());
         }
-        int half = spec.rotaryDim() / 2;
-        if (cos.length < half) {
-            cos = new float[half];
-            sin = new float[half];
+        for (int p : positions) {
+            if (p < 0) {
+                throw new IllegalArgumentException("rope: negative position " + p);
+            }
+        }
+        int rotary = spec.rotaryDim();
+        int half = rotary / 2;
+        if (cos.length < rotary) {
+            cos = new float[rotary];
+            sin = new float[rotary];
         }
         float[] inv = spec.inverseFrequencies();
         float scaling = spec.attentionScaling();
@@ -259,18 +255,24 @@ public final class CpuBackend implements Backend {
             float p = positions[t];
             for (int i = 0; i < half; i++) {
                 float f = inv[i] * p;
-                cos[i] = (float) Math.cos(f) * scaling;
-                sin[i] = (float) Math.sin(f) * scaling;
+                float c = (float) Math.cos(f) * scaling;
+                float s = (float) Math.sin(f) * scaling;
+                if (neox) {
+                    cos[i] = c;
+                    sin[i] = s;
+                } else {
+                    cos[2 * i] = c;
+                    cos[2 * i + 1] = c;
+                    sin[2 * i] = -s;
+                    sin[2 * i + 1] = s;
+                }
             }
             for (int h = 0; h < heads; h++) {
                 long base = (long) t * x.cols() + (long) h * headDim;
-                for (int i = 0; i < half; i++) {
-                    long ia = neox ? base + i : base + 2L * i;
-                    long ib = neox ? base + i + half : base + 2L * i + 1;
-                    float x1 = d.getAtIndex(F32, ia);
-                    float x2 = d.getAtIndex(F32, ib);
-                    d.setAtIndex(F32, ia, x1 * cos[i] + -x2 * sin[i]);
-                    d.setAtIndex(F32, ib, x2 * cos[i] + x1 * sin[i]);
+                if (neox) {
+                    VectorOps.ropeNeox(d, base, half, cos, sin);
+                } else {
+                    VectorOps.ropeInterleaved(d, base, rotary, cos, sin);
                 }
             }
         }
@@ -278,197 +280,152 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
+        open();
         sameShape(x, out, "activation");
-        MemorySegment xd = x.data();
-        MemorySegment od = out.data();
-        for (long i = 0, n = x.elements(); i < n; i++) {
-            od.setAtIndex(F32, i, apply(act, xd.getAtIndex(F32, i)));
-        }
+        VectorOps.activation(code(act), x.data(), null, out.data(), x.elements());
     }
 
-    private static float apply(Activation act, float v) {
+    private static int code(Activation act) {
         return switch (act) {
-            case SILU -> Activations.silu(v);
-            case GELU_TANH -> Activations.geluTanh(v);
-            case GELU_ERF -> Activations.geluErf(v);
+            case SILU -> VectorOps.SILU;
+            case GELU_TANH -> VectorOps.GELU_TANH;
+            case GELU_ERF -> VectorOps.GELU_ERF;
         };
     }
 
     @Override
     public void gatedActivation(Activation act, Tensor gate, Tensor up, Tensor out) {
+        open();
         sameShape(gate, up, "gatedActivation");
         sameShape(gate, out, "gatedActivation");
-        MemorySegment gd = gate.data();
-        MemorySegment ud = up.data();
-        MemorySegment od = out.data();
-        for (long i = 0, n = gate.elements(); i < n; i++) {
-            od.setAtIndex(F32, i, apply(act, gd.getAtIndex(F32, i)) * ud.getAtIndex(F32, i));
-        }
+        VectorOps.activation(code(act), gate.data(), up.data(), out.data(), gate.elements());
     }
 
     @Override
     public void embedding(Tensor table, int[] tokens, float scale, Tensor out) {
+        open();
         f32(out, "out");
         if (out.rows() != tokens.length || out.cols() != table.cols()) {
             throw new IllegalArgumentException("embedding of " + tokens.length + " tokens from " + table + " into " + out);
         }
-        GgmlType type = ggml(table.dtype());
-        int dim = table.cols();
-        grow(dim, 0);
-        for (int t = 0; t < tokens.length; t++) {
-            int id = tokens[t];
+        if (!supports(table.dtype())) {
+            throw new IllegalArgumentException("the cpu backend has no kernels for " + table);
+        }
+        for (int id : tokens) {
             if (id < 0 || id >= table.rows()) {
                 throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + table.rows() + ")");
             }
-            MemorySegment row = table.data().asSlice(id * table.rowBytes(), table.rowBytes());
-            Dequantize.dequantize(type, row, dim, a, 0);
-            for (int i = 0; i < dim; i++) {
-                out.data().setAtIndex(F32, (long) t * dim + i, a[i] * scale);
+        }
+        GgmlType type = ggml(table.dtype());
+        int dim = table.cols();
+        grow(dim, 0);
+        MemorySegment src = table.data();
+        MemorySegment od = out.data();
+        for (int t = 0; t < tokens.length; t++) {
+            long row = tokens[t] * table.rowBytes();
+            long dst = (long) t * dim;
+            switch (type) {
+                case F32 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, src.get(F32_LE, row + 4L * i));
+                    }
+                }
+                case F16 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, Float.float16ToFloat(src.get(I16_LE, row + 2L * i)));
+                    }
+                }
+                case BF16 -> {
+                    for (int i = 0; i < dim; i++) {
+                        od.setAtIndex(F32, dst + i, Float.intBitsToFloat((src.get(I16_LE, row + 2L * i) & 0xFFFF) << 16));
+                    }
+                }
+                default -> {
+                    // the reference dequantizer: one small block buffer allocated per call
+                    Dequantize.dequantize(type, src.asSlice(row, table.rowBytes()), dim, a, 0);
+                    MemorySegment.copy(a, 0, od, F32, dst * 4, dim);
+                }
+            }
+            if (scale != 1f) {
+                for (int i = 0; i < dim; i++) {
+                    od.setAtIndex(F32, dst + i, od.getAtIndex(F32, dst + i) * scale);
+                }
             }
         }
     }
 
     @Override
     public void softCap(Tensor x, float cap) {
+        open();
         f32(x, "x");
-        if (!(cap > 0)) {
-            throw new IllegalArgumentException("soft-cap must be positive: " + cap);
+        if (!(cap > 0) || Float.isInfinite(cap)) {
+            throw new IllegalArgumentException("soft-cap must be positive and finite: " + cap);
         }
-        MemorySegment d = x.data();
-        for (long i = 0, n = x.elements(); i < n; i++) {
-            d.setAtIndex(F32, i, (float) (cap * Math.tanh(d.getAtIndex(F32, i) / cap)));
-        }
+        VectorOps.softCap(x.data(), x.elements(), cap);
     }
 
     @Override
     public int argmax(Tensor x, int row) {
+        open();
         f32(x, "x");
-        Objects.checkIndex(row, x.rows());
-        MemorySegment d = x.data();
-        long base = (long) row * x.cols();
-        int best = 0;
-        float max = d.getAtIndex(F32, base);
-        for (int i = 1; i < x.cols(); i++) {
-            float v = d.getAtIndex(F32, base + i);
-            if (v > max) {
-                max = v;
-                best = i;
-            }
+        if (row < 0 || row >= x.rows() || x.cols() == 0) {
+            throw new IllegalArgumentException("argmax of row " + row + " of " + x);
         }
-        return best;
+        return VectorOps.argmax(x.data(), (long) row * x.cols(), x.cols());
     }
 
     @Override
     public void storeKv(KvSequence seq, int layer, int firstPosition, Tensor k, Tensor v) {
+        open();
         sameShape(k, v, "storeKv");
-        KvCacheConfig.LayerSpec ls = seq.pool().config().layer(layer);
+        KvCacheConfig.LayerSpec ls = layer(seq, layer);
         int hd = ls.headDim();
         if (k.cols() != ls.kvHeads() * hd) {
             throw new IllegalArgumentException("storeKv rows of " + k.cols() + " for a layer of " + ls.kvHeads()
                     + " KV heads of " + hd);
         }
-        if (firstPosition < 0 || firstPosition + k.rows() > seq.length()) {
+        if (firstPosition < 0 || (long) firstPosition + k.rows() > seq.length()) {
             throw new IllegalArgumentException("positions " + firstPosition + ".." + (firstPosition + k.rows() - 1)
                     + " are not reserved (sequence length " + seq.length() + ")");
         }
-        grow(k.cols(), k.cols());
-        for (int t = 0; t < k.rows(); t++) {
-            MemorySegment.copy(k.data(), F32, (long) t * k.rowBytes(), a, 0, k.cols());
-            MemorySegment.copy(v.data(), F32, (long) t * v.rowBytes(), b, 0, v.cols());
-            for (int g = 0; g < ls.kvHeads(); g++) {
-                seq.writeKey(layer, firstPosition + t, g, a, g * hd);
-                seq.writeValue(layer, firstPosition + t, g, b, g * hd);
-            }
+        attention.store(seq, layer, firstPosition, k.data(), v.data(), k.rows(), ls.kvHeads(), hd);
+    }
+
+    private static KvCacheConfig.LayerSpec layer(KvSequence seq, int layer) {
+        KvCacheConfig config = seq.pool().config();
+        if (layer < 0 || layer >= config.layerCount()) {
+            throw new IllegalArgumentException("layer " + layer + " is not in the cache's " + config.layerCount() + " layers");
         }
+        return config.layer(layer);
     }
 
     @Override
     public void attention(Tensor q, KvSequence seq, int layer, int firstPosition, AttentionSpec spec, Tensor out) {
+        open();
         sameShape(q, out, "attention");
         int heads = spec.heads();
-        int kvHeads = spec.kvHeads();
         int hd = spec.headDim();
-        KvCacheConfig.LayerSpec ls = seq.pool().config().layer(layer);
-        if (q.cols() != heads * hd || ls.kvHeads() != kvHeads || ls.headDim() != hd) {
-            throw new IllegalArgumentException("attention of " + q + " (" + heads + " heads of " + hd + ") over a layer of "
-                    + ls.kvHeads() + " KV heads of " + ls.headDim());
+        KvCacheConfig.LayerSpec ls = layer(seq, layer);
+        if ((long) heads * hd != q.cols() || ls.kvHeads() != spec.kvHeads() || ls.headDim() != hd) {
+            throw new IllegalArgumentException("attention of " + q + " (" + heads + " heads of " + hd + ", " + spec.kvHeads()
+                    + " KV heads) over a layer of " + ls.kvHeads() + " KV heads of " + ls.headDim());
         }
         int n = q.rows();
-        int last = firstPosition + n - 1;
+        long last = (long) firstPosition + n - 1;
         if (firstPosition < 0 || last >= seq.length()) {
             throw new IllegalArgumentException("queries at " + firstPosition + ".." + last + " beyond the cached "
                     + seq.length() + " tokens");
         }
-        int lo = firstVisible(firstPosition, spec);
-        lo = Math.max(lo, seq.firstLiveToken(layer));
-        int span = last - lo + 1;
-        KvType type = seq.pool().config().type();
-        MemorySegment kv = seq.pool().segment();
-        if (keys.length < span * hd) {
-            keys = new float[span * hd];
-            values = new float[span * hd];
+        if (n == 0) {
+            return;
         }
-        if (scores.length < span) {
-            scores = new float[span];
+        int lo = PagedAttention.firstVisible(firstPosition, spec.slidingWindow(), spec.chunkSize());
+        if (lo < seq.firstLiveToken(layer)) {
+            throw new IllegalArgumentException("a query at " + firstPosition + " reads keys from position " + lo
+                    + ", but layer " + layer + " released every key before " + seq.firstLiveToken(layer)
+                    + " (the spec's window is wider than the layer's)");
         }
-        int group = heads / kvHeads;
-        MemorySegment qd = q.data();
-        MemorySegment od = out.data();
-        for (int g = 0; g < kvHeads; g++) {
-            for (int j = lo; j <= last; j++) {
-                KvCodec.decode(type, kv, seq.keyOffset(layer, j, g), keys, (j - lo) * hd, hd);
-                KvCodec.decode(type, kv, seq.valueOffset(layer, j, g), values, (j - lo) * hd, hd);
-            }
-            for (int h = g * group; h < (g + 1) * group; h++) {
-                for (int t = 0; t < n; t++) {
-                    int p = firstPosition + t;
-                    int from = Math.max(firstVisible(p, spec), lo);
-                    long qBase = (long) t * q.cols() + (long) h * hd;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int j = from; j <= p; j++) {
-                        int kb = (j - lo) * hd;
-                        float s = 0;
-                        for (int i = 0; i < hd; i++) {
-                            s += qd.getAtIndex(F32, qBase + i) * keys[kb + i];
-                        }
-                        s *= spec.scale();
-                        if (spec.softCap() > 0) {
-                            s = (float) (spec.softCap() * Math.tanh(s / spec.softCap()));
-                        }
-                        scores[j - lo] = s;
-                        max = Math.max(max, s);
-                    }
-                    float sink = spec.sinks() == null ? Float.NEGATIVE_INFINITY : spec.sinks()[h];
-                    max = Math.max(max, sink);
-                    double sum = spec.sinks() == null ? 0 : Math.exp(sink - max);
-                    for (int j = from; j <= p; j++) {
-                        float e = (float) Math.exp(scores[j - lo] - max);
-                        scores[j - lo] = e;
-                        sum += e;
-                    }
-                    float inv = (float) (1.0 / sum);
-                    for (int i = 0; i < hd; i++) {
-                        float acc = 0;
-                        for (int j = from; j <= p; j++) {
-                            acc += scores[j - lo] * values[(j - lo) * hd + i];
-                        }
-                        od.setAtIndex(F32, qBase + i, acc * inv);
-                    }
-                }
-            }
-        }
-    }
-
-    /** The oldest position a query at {@code p} may see under the spec's window and chunk masks. */
-    private static int firstVisible(int p, AttentionSpec spec) {
-        int from = 0;
-        if (spec.slidingWindow() > 0) {
-            from = Math.max(from, p - spec.slidingWindow() + 1);
-        }
-        if (spec.chunkSize() > 0) {
-            from = Math.max(from, p / spec.chunkSize() * spec.chunkSize());
-        }
-        return from;
+        attention.attention(q.data(), n, seq, layer, firstPosition, spec, out.data());
     }
 
     private void grow(int na, int nb) {
@@ -502,6 +459,11 @@ public final class CpuBackend implements Backend {
         closed = true;
         gemm.close();
         pool.close();
+        ops.close();
+        for (KvBlockPool p : pools) {
+            p.close();
+        }
+        pools.clear();
         arena.close();
     }
 }

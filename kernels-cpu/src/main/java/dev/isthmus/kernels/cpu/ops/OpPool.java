@@ -1,0 +1,170 @@
+package dev.isthmus.kernels.cpu.ops;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A fixed set of threads, created once, that runs the units {@code 0 .. units-1} of a {@link Job}.
+ * The caller works too (worker index 0), so a pool of {@code n} threads starts {@code n - 1}
+ * daemon workers (indices {@code 1 .. n-1}); units are handed out through an atomic counter.
+ * A call publishes the job in fields and wakes the workers with {@link LockSupport#unpark}: nothing
+ * is allocated per call, provided the job object itself is kept and reused by the caller.
+ */
+public final class OpPool implements AutoCloseable {
+
+    /** Work split into independent units; {@code worker} indexes per-thread scratch. */
+    public interface Job {
+        /** Runs unit {@code unit} on the thread with index {@code worker} ({@code 0 <= worker < threads}). */
+        void run(int unit, int worker);
+    }
+
+    private final int threads;
+    private final Thread[] workers;
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicInteger running = new AtomicInteger();
+
+    // Written by the caller before the volatile write of generation, read by workers after reading it.
+    private Job job;
+    private int units;
+
+    private volatile int generation;
+    private volatile Thread waiter;
+    private volatile boolean closed;
+    private volatile Throwable failure;
+
+    /**
+     * @param threads threads working on a call, the caller included
+     * @throws IllegalArgumentException if {@code threads < 1}
+     */
+    public OpPool(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("an op pool needs at least one thread, not " + threads);
+        }
+        this.threads = threads;
+        this.workers = new Thread[threads - 1];
+        for (int i = 0; i < workers.length; i++) {
+            int index = i + 1;
+            Thread t = new Thread(() -> work(index), "isthmus-ops-" + index);
+            t.setDaemon(true);
+            workers[i] = t;
+        }
+        for (Thread t : workers) {
+            t.start();
+        }
+    }
+
+    /** Threads working on a call, the caller included. */
+    public int threads() {
+        return threads;
+    }
+
+    /**
+     * Runs every unit of {@code job} and returns when all are done. An exception thrown by a unit is
+     * rethrown here (a worker's wrapped in an {@link IllegalStateException}).
+     *
+     * @throws IllegalStateException if the pool is closed
+     */
+    public synchronized void run(Job job, int units) {
+        if (closed) {
+            throw new IllegalStateException("the op pool is closed");
+        }
+        if (workers.length == 0 || units < 2) {
+            for (int u = 0; u < units; u++) {
+                job.run(u, 0);
+            }
+            return;
+        }
+        this.job = job;
+        this.units = units;
+        this.failure = null;
+        next.set(0);
+        running.set(workers.length);
+        waiter = Thread.currentThread();
+        generation = generation + 1; // publishes the job
+        for (Thread t : workers) {
+            LockSupport.unpark(t);
+        }
+        Throwable mine = null;
+        try {
+            runUnits(0);
+        } catch (Throwable t) {
+            mine = t;
+        }
+        for (int spin = 0; running.get() != 0; spin++) {
+            if (spin < 512) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.park(this);
+            }
+        }
+        this.job = null;
+        Throwable theirs = failure;
+        if (mine instanceof RuntimeException e) {
+            throw e;
+        }
+        if (mine instanceof Error e) {
+            throw e;
+        }
+        if (theirs != null) {
+            throw new IllegalStateException("op worker failed: " + theirs, theirs);
+        }
+    }
+
+    private void runUnits(int worker) {
+        Job j = job;
+        int n = units;
+        for (int u; (u = next.getAndIncrement()) < n; ) {
+            j.run(u, worker);
+        }
+    }
+
+    private void work(int index) {
+        int seen = 0;
+        while (true) {
+            int g = generation;
+            if (closed) {
+                return;
+            }
+            if (g == seen) {
+                LockSupport.park(this);
+                continue;
+            }
+            seen = g;
+            try {
+                runUnits(index);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            if (running.decrementAndGet() == 0) {
+                LockSupport.unpark(waiter);
+            }
+        }
+    }
+
+    /** Stops the workers and waits for them. Idempotent. */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        for (Thread t : workers) {
+            LockSupport.unpark(t);
+        }
+        boolean interrupted = false;
+        for (Thread t : workers) {
+            while (t.isAlive()) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
