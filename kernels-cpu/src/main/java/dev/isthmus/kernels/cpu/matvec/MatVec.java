@@ -105,8 +105,40 @@ public final class MatVec {
     public static void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
             MemorySegment y) {
         check(type, weights, rows, cols, x, y);
+        if (quantizesActivations(type)) {
+            Q8Activations a = ACTIVATIONS.get();
+            a.quantize(x, cols);
+            Q8Kernels.rows(type, weights, cols, a, y, 0, rows);
+        } else {
+            rows(type, weights, cols, x, y, 0, rows);
+        }
+    }
+
+    /**
+     * As {@link #matvec}, but always with float activations: every type is dequantized in registers
+     * and multiplied by {@code x} in float, so the only error is float rounding (no activation
+     * quantization; see {@link #quantizesActivations}). Slower for the types that
+     * {@link #matvec} runs on 8-bit activations.
+     */
+    public static void matvecExact(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        check(type, weights, rows, cols, x, y);
         rows(type, weights, cols, x, y, 0, rows);
     }
+
+    /**
+     * True when {@link #matvec} quantizes {@code x} to 8 bits per 32-element block (scale
+     * {@code max|x|/127}, as llama.cpp does for its integer dot products) and runs integer kernels
+     * for {@code type}: Q8_0, Q4_0, Q4_K, Q6_K. The result then differs from the exact product by at
+     * most {@code Σ_i |w_i| · d_x(i) / 2} (d_x of element i's block) plus float rounding; see
+     * {@code docs/MATVEC.md}. {@link #matvecExact} never quantizes.
+     */
+    public static boolean quantizesActivations(GgmlType type) {
+        return Q8Kernels.covers(Objects.requireNonNull(type, "type"));
+    }
+
+    /** Per-thread 8-bit activations for {@link #matvec} (reused: no allocation per call). */
+    private static final ThreadLocal<Q8Activations> ACTIVATIONS = ThreadLocal.withInitial(Q8Activations::new);
 
     /** Validates a call; every kernel relies on this having passed. */
     static void check(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {

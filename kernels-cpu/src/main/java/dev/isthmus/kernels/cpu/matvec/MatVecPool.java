@@ -38,6 +38,9 @@ public final class MatVecPool implements AutoCloseable {
     private int cols;
     private int chunkRows;
     private int chunks;
+    private boolean exact;
+    /** x quantized once per call by the caller, for the integer kernels; read by every thread. */
+    private final Q8Activations activations = new Q8Activations();
 
     private volatile int generation;
     private volatile Thread waiter;
@@ -104,6 +107,24 @@ public final class MatVecPool implements AutoCloseable {
      *     calling thread (the workers could not read it)
      */
     public void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {
+        run(type, weights, rows, cols, x, y, false);
+    }
+
+    /**
+     * As {@link MatVec#matvecExact} (float activations for every type), with the rows spread over
+     * the pool's threads.
+     *
+     * @throws IllegalStateException if the pool is closed
+     * @throws UnsupportedOperationException if {@code type} has no kernel
+     * @throws IllegalArgumentException as {@link #matvec}
+     */
+    public void matvecExact(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        run(type, weights, rows, cols, x, y, true);
+    }
+
+    private void run(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y,
+            boolean exactJob) {
         MatVec.check(type, weights, rows, cols, x, y);
         synchronized (this) {
             if (closed) {
@@ -114,10 +135,19 @@ public final class MatVecPool implements AutoCloseable {
                 throw new IllegalArgumentException("segments passed to a MatVecPool must be accessible from its "
                         + "worker threads (not confined to the caller: use a shared, global or automatic arena)");
             }
+            boolean q8 = !exactJob && MatVec.quantizesActivations(type);
+            if (q8) {
+                activations.quantize(x, cols);
+            }
             if (workers.length == 0 || rows < 2) {
-                MatVec.rows(type, weights, cols, x, y, 0, rows);
+                if (q8) {
+                    Q8Kernels.rows(type, weights, cols, activations, y, 0, rows);
+                } else {
+                    MatVec.rows(type, weights, cols, x, y, 0, rows);
+                }
                 return;
             }
+            this.exact = !q8;
             this.type = type;
             this.weights = weights;
             this.x = x;
@@ -182,9 +212,14 @@ public final class MatVecPool implements AutoCloseable {
         int c = cols;
         int per = chunkRows;
         int total = chunks;
+        boolean floatX = exact;
         for (int k; (k = nextChunk.getAndIncrement()) < total; ) {
             int r0 = k * per;
-            MatVec.rows(t, w, c, xs, ys, r0, Math.min(n, r0 + per));
+            if (floatX) {
+                MatVec.rows(t, w, c, xs, ys, r0, Math.min(n, r0 + per));
+            } else {
+                Q8Kernels.rows(t, w, c, activations, ys, r0, Math.min(n, r0 + per));
+            }
         }
     }
 

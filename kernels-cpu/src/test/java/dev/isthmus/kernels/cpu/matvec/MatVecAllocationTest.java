@@ -47,9 +47,15 @@ class MatVecAllocationTest {
                 MemorySegment x = arena.allocate(4L * cols);
                 MemorySegment.copy(MemorySegment.ofArray(MatVecTestData.vector(cols, rnd)), 0, x, 0, 4L * cols);
                 MemorySegment y = arena.allocate(4L * rows);
+                // types on 8-bit activations also run their float-activation kernels
+                boolean both = MatVec.quantizesActivations(type);
                 for (int i = 0; i < 4000; i++) { // warm up until the kernels are compiled by C2
                     pool.matvec(type, w, rows, cols, x, y);
                     MatVec.matvec(type, w, rows, cols, x, y);
+                    if (both) {
+                        pool.matvecExact(type, w, rows, cols, x, y);
+                        MatVec.matvecExact(type, w, rows, cols, x, y);
+                    }
                 }
                 // Steady state: the best of a few rounds, since a background (re)compilation may
                 // still be landing during the first one.
@@ -60,9 +66,13 @@ class MatVecAllocationTest {
                     for (int i = 0; i < calls; i++) {
                         pool.matvec(type, w, rows, cols, x, y);
                         MatVec.matvec(type, w, rows, cols, x, y);
+                        if (both) {
+                            pool.matvecExact(type, w, rows, cols, x, y);
+                            MatVec.matvecExact(type, w, rows, cols, x, y);
+                        }
                     }
                     long after = sum((long[]) allocated.invoke(mx, (Object) ids));
-                    perCall = Math.min(perCall, (after - before) / (2.0 * calls));
+                    perCall = Math.min(perCall, (after - before) / ((both ? 4.0 : 2.0) * calls));
                 }
                 report.append(type).append('=').append(perCall).append(' ');
                 // "Near zero": a rare deoptimization or JIT event may allocate a little once.
