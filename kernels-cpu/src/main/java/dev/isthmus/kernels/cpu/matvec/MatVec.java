@@ -23,12 +23,13 @@ import jdk.incubator.vector.VectorSpecies;
  * (layouts in {@code docs/QUANT_FORMATS.md}). {@code x} holds {@code cols} floats and {@code y}
  * receives {@code rows} floats, both in native byte order.
  *
- * <p>Method: every type is dequantized on the fly in vector registers and multiplied into float
- * accumulators with fused multiply-add; the activations stay float (no int8 re-quantization of
- * {@code x}), so the only error against the exact product is float rounding (see
- * {@code docs/MATVEC.md} for the bound and the measurements). Block scales are applied per block
- * (Q8_0, Q4_0, MXFP4: the block's integer-code dot product is formed first, then scaled once) or per
- * element with one FMA ({@code q·scale + offset}, the other types).
+ * <p>Method: for Q8_0, Q4_0, Q4_K and Q6_K ({@link #quantizesActivations}), {@link #matvec}
+ * quantizes {@code x} once per call to 8-bit codes per 32-element block (as llama.cpp does) and
+ * forms integer dot products in 16-bit lanes, scaled to float once per block or group; the error
+ * against the exact product is then the activation rounding, at most {@code Σ|w_i|·d_x/2} per row,
+ * plus float rounding. Every other type, and every type in {@link #matvecExact}, is dequantized on
+ * the fly in vector registers and multiplied by the float {@code x} with fused multiply-add, so
+ * the only error is float rounding (see {@code docs/MATVEC.md} for the bounds and measurements).
  *
  * <p>Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
  * MXFP4. Arguments are validated before any memory is read; a bad shape or short segment is an

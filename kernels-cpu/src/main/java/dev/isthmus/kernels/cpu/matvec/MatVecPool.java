@@ -18,8 +18,10 @@ import java.util.concurrent.locks.LockSupport;
  * workers. Chunks are handed out through an atomic counter (a slow core simply takes fewer). A call
  * publishes its arguments in fields, wakes the workers with {@link LockSupport#unpark} and waits the
  * same way: nothing is allocated per call (no tasks, futures or lambdas), which a test checks.
- * Calls from several threads are serialized. Each row is computed by the same code as in
- * {@link MatVec#matvec} whatever the thread count, so results agree with it (bit for bit once both
+ * Calls from several threads are serialized. Where {@link MatVec#matvec} quantizes {@code x}, the
+ * caller does it once per call into a buffer the pool keeps (and reuses) and every thread reads it.
+ * Each row is computed by the same code as in {@link MatVec#matvec} (or {@link MatVec#matvecExact}
+ * for {@link #matvecExact}) whatever the thread count, so results agree with it (bit for bit once both
  * run compiled code; the interpreter's lane reduction may differ in the last bits).
  */
 public final class MatVecPool implements AutoCloseable {
