@@ -58,8 +58,8 @@ public class MatVecBenchmark {
     public int threads;
 
     /**
-     * {@code true}: {@link MatVec#matvecExact} (float activations, every type dequantized to float);
-     * {@code false}: {@link MatVec#matvec} (8-bit activations and integer kernels where
+     * {@code true}: {@link MatVec#matvec} (float activations, every type dequantized to float);
+     * {@code false}: {@link MatVec#matvecQ8} (8-bit activations and integer kernels where
      * {@link MatVec#quantizesActivations} says so, identical to the exact path otherwise).
      */
     @Param({"false"})
@@ -106,14 +106,14 @@ public class MatVecBenchmark {
     public float matvec() {
         if (pool != null) {
             if (exact) {
-                pool.matvecExact(t, w, rows, cols, x, y);
-            } else {
                 pool.matvec(t, w, rows, cols, x, y);
+            } else {
+                pool.matvecQ8(t, w, rows, cols, x, y);
             }
         } else if (exact) {
-            MatVec.matvecExact(t, w, rows, cols, x, y);
-        } else {
             MatVec.matvec(t, w, rows, cols, x, y);
+        } else {
+            MatVec.matvecQ8(t, w, rows, cols, x, y);
         }
         return y.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
     }

@@ -23,13 +23,12 @@ import jdk.incubator.vector.VectorSpecies;
  * (layouts in {@code docs/QUANT_FORMATS.md}). {@code x} holds {@code cols} floats and {@code y}
  * receives {@code rows} floats, both in native byte order.
  *
- * <p>Method: for Q8_0, Q4_0, Q4_K and Q6_K ({@link #quantizesActivations}), {@link #matvec}
- * quantizes {@code x} once per call to 8-bit codes per 32-element block (as llama.cpp does) and
- * forms integer dot products in 16-bit lanes, scaled to float once per block or group; the error
- * against the exact product is then the activation rounding, at most {@code Σ|w_i|·d_x/2} per row,
- * plus float rounding. Every other type, and every type in {@link #matvecExact}, is dequantized on
- * the fly in vector registers and multiplied by the float {@code x} with fused multiply-add, so
- * the only error is float rounding (see {@code docs/MATVEC.md} for the bounds and measurements).
+ * <p>Method: {@link #matvec} dequantizes every type on the fly in vector registers and multiplies
+ * it by the float {@code x} with fused multiply-add, so the only error against the exact product is
+ * float rounding. {@link #matvecQ8} instead quantizes {@code x} once per call to 8-bit codes (as
+ * llama.cpp does) and forms integer dot products for Q8_0, Q4_0, Q4_K and Q6_K: faster, with the
+ * activation rounding as an extra error (see {@code docs/MATVEC.md} for the bounds and the
+ * measurements).
  *
  * <p>Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
  * MXFP4. Arguments are validated before any memory is read; a bad shape or short segment is an
@@ -106,6 +105,23 @@ public final class MatVec {
     public static void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
             MemorySegment y) {
         check(type, weights, rows, cols, x, y);
+        rows(type, weights, cols, x, y, 0, rows);
+    }
+
+    /**
+     * As {@link #matvec}, faster for Q8_0, Q4_0, Q4_K and Q6_K ({@link #quantizesActivations}): it
+     * quantizes {@code x} once per call to 8-bit codes per 32-element block (scale
+     * {@code max|x|/127}, as llama.cpp does for its integer dot products) and runs integer kernels.
+     * The result then differs from the exact product by at most {@code Σ_i |w_i| · d_x(i) / 2}
+     * ({@code d_x} of element i's block) plus float rounding; see {@code docs/MATVEC.md}. For every
+     * other type it is {@link #matvec}. Nothing is allocated per call (a per-thread buffer is reused).
+     *
+     * @throws UnsupportedOperationException if {@code type} has no kernel
+     * @throws IllegalArgumentException as {@link #matvec}
+     */
+    public static void matvecQ8(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        check(type, weights, rows, cols, x, y);
         if (quantizesActivations(type)) {
             Q8Activations a = ACTIVATIONS.get();
             a.quantize(x, cols);
@@ -116,23 +132,8 @@ public final class MatVec {
     }
 
     /**
-     * As {@link #matvec}, but always with float activations: every type is dequantized in registers
-     * and multiplied by {@code x} in float, so the only error is float rounding (no activation
-     * quantization; see {@link #quantizesActivations}). Slower for the types that
-     * {@link #matvec} runs on 8-bit activations.
-     */
-    public static void matvecExact(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
-            MemorySegment y) {
-        check(type, weights, rows, cols, x, y);
-        rows(type, weights, cols, x, y, 0, rows);
-    }
-
-    /**
-     * True when {@link #matvec} quantizes {@code x} to 8 bits per 32-element block (scale
-     * {@code max|x|/127}, as llama.cpp does for its integer dot products) and runs integer kernels
-     * for {@code type}: Q8_0, Q4_0, Q4_K, Q6_K. The result then differs from the exact product by at
-     * most {@code Σ_i |w_i| · d_x(i) / 2} (d_x of element i's block) plus float rounding; see
-     * {@code docs/MATVEC.md}. {@link #matvecExact} never quantizes.
+     * True when {@link #matvecQ8} quantizes {@code x} to 8 bits and runs an integer kernel for
+     * {@code type} (Q8_0, Q4_0, Q4_K, Q6_K); {@link #matvec} never does.
      */
     public static boolean quantizesActivations(GgmlType type) {
         return Q8Kernels.covers(Objects.requireNonNull(type, "type"));

@@ -18,10 +18,9 @@ import java.util.concurrent.locks.LockSupport;
  * workers. Chunks are handed out through an atomic counter (a slow core simply takes fewer). A call
  * publishes its arguments in fields, wakes the workers with {@link LockSupport#unpark} and waits the
  * same way: nothing is allocated per call (no tasks, futures or lambdas), which a test checks.
- * Calls from several threads are serialized. Where {@link MatVec#matvec} quantizes {@code x}, the
- * caller does it once per call into a buffer the pool keeps (and reuses) and every thread reads it.
- * Each row is computed by the same code as in {@link MatVec#matvec} (or {@link MatVec#matvecExact}
- * for {@link #matvecExact}) whatever the thread count, so results agree with it (bit for bit once both
+ * Calls from several threads are serialized. Each row is computed by the same code as in
+ * {@link MatVec#matvec} (or {@link MatVec#matvecQ8} for {@link #matvecQ8}, with {@code x} quantized
+ * once by the caller) whatever the thread count, so results agree with it (bit for bit once both
  * run compiled code; the interpreter's lane reduction may differ in the last bits).
  */
 public final class MatVecPool implements AutoCloseable {
@@ -109,20 +108,21 @@ public final class MatVecPool implements AutoCloseable {
      *     calling thread (the workers could not read it)
      */
     public void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {
-        run(type, weights, rows, cols, x, y, false);
+        run(type, weights, rows, cols, x, y, true);
     }
 
     /**
-     * As {@link MatVec#matvecExact} (float activations for every type), with the rows spread over
-     * the pool's threads.
+     * As {@link MatVec#matvecQ8} (8-bit activations and integer kernels where
+     * {@link MatVec#quantizesActivations}), with the rows spread over the pool's threads; the caller
+     * quantizes {@code x} once into a buffer the pool keeps, and every thread reads it.
      *
      * @throws IllegalStateException if the pool is closed
      * @throws UnsupportedOperationException if {@code type} has no kernel
      * @throws IllegalArgumentException as {@link #matvec}
      */
-    public void matvecExact(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+    public void matvecQ8(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
             MemorySegment y) {
-        run(type, weights, rows, cols, x, y, true);
+        run(type, weights, rows, cols, x, y, false);
     }
 
     private void run(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y,

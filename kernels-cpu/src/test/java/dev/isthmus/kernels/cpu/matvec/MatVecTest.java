@@ -53,15 +53,15 @@ class MatVecTest {
             MemorySegment xs = arena.allocate(4L * cols + 1).asSlice(1, 4L * cols);
             MemorySegment.copy(x, 0, xs, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, cols);
             MemorySegment ys = arena.allocate(4L * rows + 2).asSlice(2, 4L * rows);
-            MatVec.matvec(type, ws.asReadOnly(), rows, cols, xs.asReadOnly(), ys);
+            MatVec.matvecQ8(type, ws.asReadOnly(), rows, cols, xs.asReadOnly(), ys);
             float[] y2 = ys.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED);
             check(type, cols, ref, y2, false);
             // and aligned
             MemorySegment ys2 = arena.allocate(4L * rows);
-            MatVec.matvec(type, MatVecTestData.off(arena, w), rows, cols, MatVecTestData.off(arena, x), ys2);
+            MatVec.matvecQ8(type, MatVecTestData.off(arena, w), rows, cols, MatVecTestData.off(arena, x), ys2);
             check(type, cols, ref, ys2.toArray(ValueLayout.JAVA_FLOAT), false);
             // float activations: float rounding only, for every type
-            MatVec.matvecExact(type, ws.asReadOnly(), rows, cols, xs.asReadOnly(), ys);
+            MatVec.matvec(type, ws.asReadOnly(), rows, cols, xs.asReadOnly(), ys);
             check(type, cols, ref, ys.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED), true);
         }
     }
@@ -92,7 +92,7 @@ class MatVecTest {
             MatVecTestData.Ref ref = MatVecTestData.reference(type, w, rows, cols, x);
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment ys = arena.allocate(4L * rows);
-                MatVec.matvec(type, MatVecTestData.off(arena, w), rows, cols, MatVecTestData.off(arena, x), ys);
+                MatVec.matvecQ8(type, MatVecTestData.off(arena, w), rows, cols, MatVecTestData.off(arena, x), ys);
                 double errSq = 0;
                 double refSq = 0;
                 double worstOfBound = 0;
@@ -115,11 +115,11 @@ class MatVecTest {
     void zeroRowsAndZeroColumns() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment y = MatVecTestData.off(arena, new float[] {5f, 5f});
-            MatVec.matvec(GgmlType.Q4_K, MatVecTestData.off(arena, new byte[0]), 2, 0,
+            MatVec.matvecQ8(GgmlType.Q4_K, MatVecTestData.off(arena, new byte[0]), 2, 0,
                     MatVecTestData.off(arena, new float[0]), y);
             assertEquals(0f, y.getAtIndex(ValueLayout.JAVA_FLOAT, 0));
             assertEquals(0f, y.getAtIndex(ValueLayout.JAVA_FLOAT, 1));
-            MatVec.matvec(GgmlType.Q8_0, MatVecTestData.off(arena, new byte[0]), 0, 32,
+            MatVec.matvecQ8(GgmlType.Q8_0, MatVecTestData.off(arena, new byte[0]), 0, 32,
                     MatVecTestData.off(arena, new float[32]), MatVecTestData.off(arena, new float[0]));
         }
     }
@@ -130,23 +130,23 @@ class MatVecTest {
         MemorySegment x = MemorySegment.ofArray(new float[512]);
         MemorySegment y = MemorySegment.ofArray(new float[4]);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> MatVec.matvec(GgmlType.Q4_K, w, 2, 300, x, y));
+                () -> MatVec.matvecQ8(GgmlType.Q4_K, w, 2, 300, x, y));
         assertTrue(e.getMessage().contains("whole number"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> MatVec.matvec(GgmlType.Q4_K, w, 3, 512, x, y));
+        e = assertThrows(IllegalArgumentException.class, () -> MatVec.matvecQ8(GgmlType.Q4_K, w, 3, 512, x, y));
         assertTrue(e.getMessage().contains("bytes of weights"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> MatVec.matvec(GgmlType.Q4_K, w, 2, 512, MemorySegment.ofArray(new float[511]), y));
+                () -> MatVec.matvecQ8(GgmlType.Q4_K, w, 2, 512, MemorySegment.ofArray(new float[511]), y));
         assertTrue(e.getMessage().contains("x holds"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> MatVec.matvec(GgmlType.Q4_K, w, 2, 256, x, MemorySegment.ofArray(new float[1])));
+                () -> MatVec.matvecQ8(GgmlType.Q4_K, w, 2, 256, x, MemorySegment.ofArray(new float[1])));
         assertTrue(e.getMessage().contains("y holds"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> MatVec.matvec(GgmlType.Q4_K, w, 2, 256, x, y.asReadOnly()));
+        e = assertThrows(IllegalArgumentException.class, () -> MatVec.matvecQ8(GgmlType.Q4_K, w, 2, 256, x, y.asReadOnly()));
         assertTrue(e.getMessage().contains("read-only"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> MatVec.matvec(GgmlType.F32, w, -1, 4, x, y));
+        assertThrows(IllegalArgumentException.class, () -> MatVec.matvecQ8(GgmlType.F32, w, -1, 4, x, y));
         assertThrows(IllegalArgumentException.class,
-                () -> MatVec.matvec(GgmlType.F32, w, Integer.MAX_VALUE, Integer.MAX_VALUE, x, y));
+                () -> MatVec.matvecQ8(GgmlType.F32, w, Integer.MAX_VALUE, Integer.MAX_VALUE, x, y));
         UnsupportedOperationException u = assertThrows(UnsupportedOperationException.class,
-                () -> MatVec.matvec(GgmlType.IQ2_XXS, w, 1, 256, x, y));
+                () -> MatVec.matvecQ8(GgmlType.IQ2_XXS, w, 1, 256, x, y));
         assertTrue(u.getMessage().contains("IQ2_XXS"), u.getMessage());
         assertFalse(MatVec.supports(GgmlType.Q8_K));
         for (GgmlType t : MatVecTestData.TYPES) {
@@ -182,7 +182,7 @@ class MatVecTest {
     private static void matvecF16(byte[] w, int cols, float[] x, float[] y) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ys = MatVecTestData.off(arena, y);
-            MatVec.matvec(GgmlType.F16, MatVecTestData.off(arena, w), 1, cols, MatVecTestData.off(arena, x), ys);
+            MatVec.matvecQ8(GgmlType.F16, MatVecTestData.off(arena, w), 1, cols, MatVecTestData.off(arena, x), ys);
             y[0] = ys.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
         }
     }

@@ -149,7 +149,7 @@ final class MatVecTestData {
     }
 
     /**
-     * The bound for {@link MatVec#matvec} on row {@code r}: for float activations {@link #bound}; for
+     * The bound for {@link MatVec#matvecQ8} on row {@code r}: for float activations {@link #bound}; for
      * 8-bit activations the quantization term (1% margin: the codes are rounded from a float
      * product) plus float rounding relative to the magnitude with x moved by up to half a step.
      */
