@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * (speed does not depend on the values, but NaN or subnormal scales could), in a native segment
  * much larger than the caches for the big shapes, as a mapped file would be.
  *
- * <pre>java -jar tests/target/benchmarks.jar MatVecBenchmark -p shape=2048x2048 -p threads=1</pre>
+ * <pre>java -jar tests/target/benchmarks.jar MatVecBenchmark -p shape=2048x2048 -p threads=2 -p exact=false,true</pre>
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -46,13 +46,24 @@ public class MatVecBenchmark {
             "MXFP4"})
     public String type;
 
-    /** rows x cols. */
-    @Param({"2048x2048", "2048x8192", "4096x11008"})
+    /**
+     * rows x cols: Llama-3.2-1B's q/o (2048x2048), gate/up (8192x2048), down (2048x8192) and output
+     * (128256x2048) projections; Qwen3-0.6B's 1024x1024, 3072x1024 and output (151936x1024).
+     */
+    @Param({"2048x2048", "8192x2048", "2048x8192", "128256x2048", "1024x1024", "3072x1024", "151936x1024"})
     public String shape;
 
     /** 1: {@link MatVec#matvec} on the benchmark thread; more: a {@link MatVecPool} of that size. */
     @Param({"1", "2"})
     public int threads;
+
+    /**
+     * {@code true}: {@link MatVec#matvec} (float activations, every type dequantized to float);
+     * {@code false}: {@link MatVec#matvecQ8} (8-bit activations and integer kernels where
+     * {@link MatVec#quantizesActivations} says so, identical to the exact path otherwise).
+     */
+    @Param({"false"})
+    public boolean exact;
 
     private GgmlType t;
     private int rows;
@@ -94,9 +105,15 @@ public class MatVecBenchmark {
     @Benchmark
     public float matvec() {
         if (pool != null) {
-            pool.matvec(t, w, rows, cols, x, y);
-        } else {
+            if (exact) {
+                pool.matvec(t, w, rows, cols, x, y);
+            } else {
+                pool.matvecQ8(t, w, rows, cols, x, y);
+            }
+        } else if (exact) {
             MatVec.matvec(t, w, rows, cols, x, y);
+        } else {
+            MatVec.matvecQ8(t, w, rows, cols, x, y);
         }
         return y.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
     }

@@ -21,15 +21,19 @@ import java.util.Objects;
  *       candidate refined once by least squares; every candidate is judged by the exact error after
  *       f16 rounding of {@code d} and nearest-code rounding, and the best is kept.
  *   <li><b>Q4_K</b>: each 32-element group gets its own affine fit {@code x ≈ s·q − m}
- *       ({@code q} in 0..15, {@code m ≥ 0}) by alternating nearest-code assignment and a
- *       least-squares solve for {@code (s, m)}, started from several ranges; then the eight scales
- *       and eight mins are quantized to 6 bits against f16 super-scales {@code d = max s / 63},
- *       {@code dmin = max m / 63}; each group then tries its 6-bit scale and min ±1 and keeps the
- *       pair with the smallest error, and the codes are finally re-chosen against the stored values.
- *   <li><b>Q6_K</b>: each 16-element group gets a signed scale from a candidate search (largest
- *       magnitude mapped to -32..-29 or +31..+28 in steps of 0.25, each refined by least squares),
- *       the sixteen scales are quantized to signed 8 bits against {@code d = max|s| / 127} (f16),
- *       each group tries its 8-bit scale ±1, and the codes are re-chosen against the stored scale.
+ *       ({@code q} in 0..15, {@code m ≥ 0}) from a few candidates: the range {@code [min(x,0), max x]}
+ *       spread over 14.5..18 steps, each candidate's codes solved by least squares for
+ *       {@code (s, m)} with the error in closed form from running sums, the best refined once; then
+ *       the eight scales and mins are quantized to 6 bits against f16 super-scales
+ *       {@code d = max s / 63}, {@code dmin = max m / 63}, each group picking among its rounded
+ *       6-bit pair and the eight neighbours (±1) by the closed-form error of its fitted codes, and
+ *       the codes are finally re-chosen against the stored values.
+ *   <li><b>Q6_K</b>: each 16-element group gets a signed scale from four candidates (largest
+ *       magnitude mapped to -32, -31, +31 or +30, each candidate's codes given their least-squares
+ *       scale, judged in closed form; the best refined once); the sixteen scales are quantized to
+ *       signed 8 bits against {@code d = max|s| / 127} (f16), each group trying its rounded 8-bit
+ *       scale and the neighbour towards the unrounded one by the exact error, and the codes are
+ *       re-chosen against the stored scale.
  *   <li><b>MXFP4</b>: the shared exponent {@code e} is tried at llama.cpp's choice
  *       {@code floor(log2(absmax)) - 2 + 127} and one either side; each element takes the nearest
  *       E2M1 value; the exponent with the smallest error wins.
@@ -320,36 +324,56 @@ public final class Quantize {
     // ---------------------------------------------------------------------------------------------
     // Q4_K: value = (d * sc) * q - (dmin * m), q in 0..15, sc and m 6-bit, eight groups of 32
 
+    /**
+     * Nearest integer of {@code v} (ties upward) clamped to [lo, hi], for {@code lo <= 0}: below
+     * {@code lo − 0.5} the truncating cast lands at or below {@code lo} (saturating for huge values),
+     * so the clamp is exact. Cheaper than {@code Math.round}; NaN gives {@code lo}.
+     */
+    private static int clampRound(float v, int lo, int hi) {
+        return Math.max(lo, Math.min(hi, (int) (v + (0.5f - lo)) + lo));
+    }
+
+    /** 1.5 · 2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer. */
+    private static final float ROUNDER = 0x1.8p23f;
+
+    /**
+     * {@code v} clamped to [lo, hi] and rounded to the nearest integer (ties to even), as a float,
+     * without leaving the float registers (int conversions cost more than the arithmetic around
+     * them in the search loops); NaN gives {@code lo}. {@code lo, hi} must be integers of magnitude
+     * below 2^22.
+     */
+    private static float roundClampF(float v, float lo, float hi) {
+        float t = v > lo ? v : lo; // false for NaN
+        t = t < hi ? t : hi;
+        return (t + ROUNDER) - ROUNDER;
+    }
+
     private static void q4_K(float[] x, int xo, byte[] out, int o) {
-        float[] scale = new float[8];
-        float[] min = new float[8];
+        // per group: s, m, then the sums Σq, Σq², Σxq of the fitted codes and Σx, Σx² of the data
+        double[] fit = new double[8 * AFFINE_FIT];
         for (int g = 0; g < 8; g++) {
-            float[] sm = fitAffine(x, xo + 32 * g, 32, 15);
-            scale[g] = sm[0];
-            min[g] = sm[1];
+            fitAffine(x, xo + 32 * g, fit, AFFINE_FIT * g);
         }
         float maxScale = 0;
         float maxMin = 0;
         for (int g = 0; g < 8; g++) {
-            maxScale = Math.max(maxScale, scale[g]);
-            maxMin = Math.max(maxMin, min[g]);
+            maxScale = Math.max(maxScale, (float) fit[AFFINE_FIT * g]);
+            maxMin = Math.max(maxMin, (float) fit[AFFINE_FIT * g + 1]);
         }
         float d = putF16(out, o, maxScale / 63f);
         float dmin = putF16(out, o + 2, maxMin / 63f);
         int[] ls = new int[8];
         int[] lm = new int[8];
         for (int g = 0; g < 8; g++) {
-            int s0 = d == 0 ? 0 : nearest(scale[g] / d, 0, 63);
-            int m0 = dmin == 0 ? 0 : nearest(min[g] / dmin, 0, 63);
+            int f = AFFINE_FIT * g;
+            int s0 = d == 0 ? 0 : clampRound((float) fit[f] / d, 0, 63);
+            int m0 = dmin == 0 ? 0 : clampRound((float) fit[f + 1] / dmin, 0, 63);
+            // The rounded 6-bit pair and its eight neighbours, judged in closed form with the fitted
+            // codes held fixed (the final codes are re-chosen below, which can only lower the error).
             double best = Double.MAX_VALUE;
-            for (int ds = -1; ds <= 1; ds++) {
-                for (int dm = -1; dm <= 1; dm++) {
-                    int s = s0 + ds;
-                    int m = m0 + dm;
-                    if (s < 0 || s > 63 || m < 0 || m > 63) {
-                        continue;
-                    }
-                    double err = affineError(x, xo + 32 * g, 32, 15, d * s, dmin * m);
+            for (int s = Math.max(0, s0 - 1); s <= Math.min(63, s0 + 1); s++) {
+                for (int m = Math.max(0, m0 - 1); m <= Math.min(63, m0 + 1); m++) {
+                    double err = affineSumError((double) d * s, (double) dmin * m, fit, f);
                     if (err < best) {
                         best = err;
                         ls[g] = s;
@@ -371,86 +395,134 @@ public final class Quantize {
             float m1 = dmin * lm[2 * c];
             float d2 = d * ls[2 * c + 1];
             float m2 = dmin * lm[2 * c + 1];
+            float i1 = d1 == 0 ? 0 : 1 / d1;
+            float i2 = d2 == 0 ? 0 : 1 / d2;
             for (int l = 0; l < 32; l++) {
-                int q1 = affineCode(x[xo + 64 * c + l], d1, m1, 15);
-                int q2 = affineCode(x[xo + 64 * c + 32 + l], d2, m2, 15);
+                int q1 = clampRound((x[xo + 64 * c + l] + m1) * i1, 0, 15);
+                int q2 = clampRound((x[xo + 64 * c + 32 + l] + m2) * i2, 0, 15);
                 out[o + 16 + 32 * c + l] = (byte) (q1 | q2 << 4);
             }
         }
     }
 
-    /** The code in 0..nmax that {@code s * q - m} best matches to {@code v}. */
-    private static int affineCode(float v, float s, float m, int nmax) {
-        return s == 0 ? 0 : nearest((v + m) / s, 0, nmax);
+    /** Doubles per group in {@link #fitAffine}'s output: s, m, Σq, Σq², Σxq, Σx, Σx². */
+    private static final int AFFINE_FIT = 7;
+
+    /** {@code Σ (x − (s·q − m))²} over 32 values from the sums stored at {@code fit[f + 2 ..]}. */
+    private static double affineSumError(double s, double m, double[] fit, int f) {
+        double sq = fit[f + 2];
+        double sqq = fit[f + 3];
+        double sxq = fit[f + 4];
+        double sx = fit[f + 5];
+        double sxx = fit[f + 6];
+        return sxx + s * s * sqq + 32 * m * m - 2 * s * sxq + 2 * m * sx - 2 * s * m * sq;
     }
 
-    private static double affineError(float[] x, int xo, int n, int nmax, float s, float m) {
-        double err = 0;
-        for (int j = 0; j < n; j++) {
-            float v = s * affineCode(x[xo + j], s, m, nmax) - m;
-            double e = x[xo + j] - v;
-            err += e * e;
+    /** Offsets (in steps) added to 15 when spreading a group's range over the codes, one per candidate (an even count). */
+    private static final float[] Q4K_STEPS = {-0.5f, 0f, 0.5f, 1f, 2f, 3f};
+
+    /**
+     * Fits {@code x ≈ s·q − m} (q in 0..15, {@code s > 0}, {@code m ≥ 0}) over the 32 values at
+     * {@code x[xo..]}; stores {@code s, m} and the sums of the chosen codes at {@code fit[f ..]} (see
+     * {@link #AFFINE_FIT}).
+     *
+     * <p>Few candidates, each in closed form: the range {@code [min(x, 0), max x]} is spread over
+     * {@code 15 + δ} steps for each δ in {@link #Q4K_STEPS}; the codes that candidate implies get their
+     * least-squares {@code (s, m)} and the exact squared error of those codes at that {@code (s, m)}
+     * from five running sums (no second pass). Candidates are evaluated two at a time (independent
+     * dependency chains). The best is refined once (codes re-chosen against its {@code (s, m)}).
+     */
+    private static void fitAffine(float[] x, int xo, double[] fit, int f) {
+        float lo = 0;
+        float hi = -Float.MAX_VALUE;
+        float sxx = 0;
+        float sx = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = x[xo + j];
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+            sxx = Math.fma(v, v, sxx);
+            sx += v;
         }
-        return err;
+        fit[f + 5] = sx;
+        fit[f + 6] = sxx;
+        for (int i = 0; i < 5; i++) {
+            fit[f + i] = 0; // s = m = 0, no codes
+        }
+        if (!(hi > lo)) {
+            if (lo < 0) {
+                fit[f + 1] = -lo; // every value equals lo <= 0: s = 0, m = -lo is exact
+            }
+            return;
+        }
+        double[] best = {sxx, 0, 0, 0, 0, 0}; // error, s, m, Σq, Σq², Σxq (s = m = 0 to start)
+        for (int k = 0; k <= Q4K_STEPS.length; k += 2) {
+            boolean refine = k == Q4K_STEPS.length;
+            if (refine && best[1] == 0) {
+                break;
+            }
+            float inv1 = refine ? (float) (1 / best[1]) : (15 + Q4K_STEPS[k]) / (hi - lo);
+            float inv2 = refine ? inv1 : (15 + Q4K_STEPS[k + 1]) / (hi - lo);
+            float off = refine ? (float) best[2] : -lo;
+            float sq1 = 0;
+            float sqq1 = 0;
+            float sxq1 = 0;
+            float sq2 = 0;
+            float sqq2 = 0;
+            float sxq2 = 0;
+            for (int j = 0; j < 32; j++) {
+                float v = x[xo + j];
+                float q1 = roundClampF((v + off) * inv1, 0, 15);
+                float q2 = roundClampF((v + off) * inv2, 0, 15);
+                sq1 += q1;
+                sq2 += q2;
+                sqq1 = Math.fma(q1, q1, sqq1); // sums of small integers: exact in float
+                sqq2 = Math.fma(q2, q2, sqq2);
+                sxq1 = Math.fma(v, q1, sxq1);
+                sxq2 = Math.fma(v, q2, sxq2);
+            }
+            affineCandidate(sq1, sqq1, sxq1, sx, sxx, best);
+            affineCandidate(sq2, sqq2, sxq2, sx, sxx, best);
+        }
+        System.arraycopy(best, 1, fit, f, 5);
     }
 
     /**
-     * Least-squares fit of {@code x ≈ s * q - m} with {@code q} in 0..nmax and {@code s, m ≥ 0}
-     * over {@code x[xo .. xo + n)}; returns {s, m}.
+     * The least-squares {@code (s, m)} for 32 codes with sums {@code Σq, Σq², Σxq} (and the data's
+     * {@code Σx, Σx²}) and its squared error; replaces {@code best = {error, s, m, Σq, Σq², Σxq}} if
+     * better.
      */
-    private static float[] fitAffine(float[] x, int xo, int n, int nmax) {
-        float lo = 0;
-        float hi = 0;
-        for (int j = 0; j < n; j++) {
-            lo = Math.min(lo, x[xo + j]);
-            hi = Math.max(hi, x[xo + j]);
+    private static void affineCandidate(float sq, float sqq, float sxq, float sx, float sxx, double[] best) {
+        double det = 32.0 * sqq - (double) sq * sq;
+        double s;
+        double b;
+        if (det > 0) {
+            s = (32.0 * sxq - (double) sq * sx) / det;
+            b = (sx - s * sq) / 32.0; // x ≈ s·q + b, b = −m
+        } else if (sqq > 0) {
+            s = 0; // every code is the same (a constant group): fit s alone below
+            b = 1;
+        } else {
+            return;
         }
-        if (hi == lo) {
-            return new float[] {0, 0};
+        if (b > 0) {
+            // the best offset is positive, which the format cannot express: fit s alone
+            b = 0;
+            s = sxq / (double) sqq;
         }
-        float bestS = 0;
-        float bestM = 0;
-        double bestErr = affineError(x, xo, n, nmax, 0, 0);
-        int[] q = new int[n];
-        for (int k = -4; k <= 8; k++) {
-            // Start from the full range spread over nmax + k/4 steps, then alternate code assignment
-            // with a least-squares solve for (s, m).
-            float s = (hi - lo) / (nmax + 0.25f * k);
-            float m = -lo;
-            for (int iter = 0; iter < 6; iter++) {
-                double err = affineError(x, xo, n, nmax, s, m);
-                if (err < bestErr) {
-                    bestErr = err;
-                    bestS = s;
-                    bestM = m;
-                }
-                double sq = 0, sqq = 0, sx = 0, sxq = 0;
-                for (int j = 0; j < n; j++) {
-                    q[j] = affineCode(x[xo + j], s, m, nmax);
-                    sq += q[j];
-                    sqq += (double) q[j] * q[j];
-                    sx += x[xo + j];
-                    sxq += (double) x[xo + j] * q[j];
-                }
-                double det = n * sqq - sq * sq;
-                if (det <= 0) {
-                    break;
-                }
-                double ns = (n * sxq - sq * sx) / det;
-                double nm = -(sx - ns * sq) / n;
-                if (nm < 0) {
-                    // The best offset would be positive, which the format cannot express: fit s alone.
-                    nm = 0;
-                    ns = sxq / sqq;
-                }
-                if (!(ns > 0)) {
-                    break;
-                }
-                s = (float) ns;
-                m = (float) nm;
-            }
+        if (!(s > 0)) {
+            return;
         }
-        return new float[] {bestS, bestM};
+        // Σ (s q + b − x)² from the sums
+        double err = s * s * sqq + 32.0 * b * b + sxx + 2 * s * b * sq - 2 * s * sxq - 2 * b * sx;
+        if (err < best[0]) {
+            best[0] = err;
+            best[1] = s;
+            best[2] = -b;
+            best[3] = sq;
+            best[4] = sqq;
+            best[5] = sxq;
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -460,31 +532,30 @@ public final class Quantize {
         float[] scale = new float[16];
         float maxAbs = 0;
         for (int g = 0; g < 16; g++) {
-            scale[g] = fitSymmetric(x, xo + 16 * g, 16);
+            scale[g] = fitSymmetric(x, xo + 16 * g);
             maxAbs = Math.max(maxAbs, Math.abs(scale[g]));
         }
         float d = putF16(out, o + 208, maxAbs / 127f);
         int[] sc = new int[16];
         for (int g = 0; g < 16; g++) {
-            int s0 = d == 0 ? 0 : nearest(scale[g] / d, -128, 127);
-            double best = Double.MAX_VALUE;
-            for (int ds = -1; ds <= 1; ds++) {
-                int s = s0 + ds;
-                if (s < -128 || s > 127) {
-                    continue;
-                }
-                double err = symmetricError(x, xo + 16 * g, 16, d * s);
-                if (err < best) {
-                    best = err;
-                    sc[g] = s;
-                }
+            float r = d == 0 ? 0 : scale[g] / d;
+            int s0 = clampRound(r, -128, 127);
+            sc[g] = s0;
+            // the rounded 8-bit scale, or its neighbour on the side of the unrounded one
+            int s1 = r > s0 ? s0 + 1 : s0 - 1;
+            if (d != 0 && s1 >= -128 && s1 <= 127
+                    && symmetricError(x, xo + 16 * g, d * s1) < symmetricError(x, xo + 16 * g, d * s0)) {
+                sc[g] = s1;
             }
             out[o + 192 + g] = (byte) sc[g];
         }
         int[] q = new int[QK_K];
-        for (int j = 0; j < QK_K; j++) {
-            float s = d * sc[j / 16];
-            q[j] = (s == 0 ? 0 : nearest(x[xo + j] / s, -32, 31)) + 32;
+        for (int g = 0; g < 16; g++) {
+            float s = d * sc[g];
+            float inv = s == 0 ? 0 : 1 / s;
+            for (int j = 16 * g; j < 16 * g + 16; j++) {
+                q[j] = clampRound(x[xo + j] * inv, -32, 31) + 32;
+            }
         }
         // Pack: half h covers elements 128h..128h+127; for l < 32 the four elements l, l+32, l+64,
         // l+96 share ql[64h + l] / ql[64h + l + 32] nibbles and the four 2-bit fields of qh[32h + l].
@@ -502,20 +573,33 @@ public final class Quantize {
         }
     }
 
-    private static double symmetricError(float[] x, int xo, int n, float s) {
-        double err = 0;
-        for (int j = 0; j < n; j++) {
-            float v = s == 0 ? 0 : s * nearest(x[xo + j] / s, -32, 31);
-            double e = x[xo + j] - v;
-            err += e * e;
+    /** Squared error of 16 values against {@code s·q} with each {@code q} in -32..31 chosen nearest. */
+    private static double symmetricError(float[] x, int xo, float s) {
+        float inv = s == 0 ? 0 : 1 / s;
+        float err0 = 0;
+        float err1 = 0;
+        for (int j = 0; j < 16; j += 2) {
+            float e0 = x[xo + j] - s * roundClampF(x[xo + j] * inv, -32, 31);
+            float e1 = x[xo + j + 1] - s * roundClampF(x[xo + j + 1] * inv, -32, 31);
+            err0 = Math.fma(e0, e0, err0);
+            err1 = Math.fma(e1, e1, err1);
         }
-        return err;
+        return err0 + err1;
     }
 
-    /** A signed scale s minimising the error of {@code x ≈ s * q}, q in -32..31. */
-    private static float fitSymmetric(float[] x, int xo, int n) {
+    /** Levels the group's signed extreme is mapped to, one per candidate scale (an even count). */
+    private static final float[] Q6K_LEVELS = {-32f, -31f, 31f, 30f};
+
+    /**
+     * A signed scale {@code s} for {@code x ≈ s·q}, q in -32..31, over the 16 values at {@code x[xo..]}.
+     * Each candidate maps the signed extreme to one of {@link #Q6K_LEVELS}; its codes get the
+     * least-squares scale {@code Σxq / Σq²}, whose error {@code Σx² − (Σxq)²/Σq²} is smallest where
+     * {@code (Σxq)²/Σq²} is largest, so no error pass is needed. Candidates are evaluated two at a
+     * time (independent dependency chains for the CPU to overlap). The best is refined once.
+     */
+    private static float fitSymmetric(float[] x, int xo) {
         float max = 0;
-        for (int j = 0; j < n; j++) {
+        for (int j = 0; j < 16; j++) {
             if (Math.abs(x[xo + j]) > Math.abs(max)) {
                 max = x[xo + j];
             }
@@ -524,31 +608,35 @@ public final class Quantize {
             return 0;
         }
         float best = 0;
-        double bestErr = symmetricError(x, xo, n, 0);
-        for (int k = 0; k <= 25; k++) {
-            // The extreme value maps to -32 .. -29 (k <= 12) or +31 .. +28.
-            float r = k <= 12 ? -(32f - 0.25f * k) : 31f - 0.25f * (k - 13);
-            float s = max / r;
-            for (int pass = 0; pass < 2; pass++) {
-                double err = symmetricError(x, xo, n, s);
-                if (err < bestErr) {
-                    bestErr = err;
-                    best = s;
-                }
-                double sxq = 0;
-                double sqq = 0;
-                for (int j = 0; j < n; j++) {
-                    int q = nearest(x[xo + j] / s, -32, 31);
-                    sxq += (double) x[xo + j] * q;
-                    sqq += (double) q * q;
-                }
-                if (sqq == 0) {
-                    break;
-                }
-                s = (float) (sxq / sqq);
-                if (s == 0) {
-                    break;
-                }
+        double bestScore = 0;
+        for (int k = 0; k <= Q6K_LEVELS.length; k += 2) {
+            boolean refine = k == Q6K_LEVELS.length;
+            if (refine && best == 0) {
+                break;
+            }
+            // refinement: codes re-chosen against the best scale so far (its pair repeats it)
+            float inv1 = refine ? 1 / best : Q6K_LEVELS[k] / max;
+            float inv2 = refine ? inv1 : Q6K_LEVELS[k + 1] / max;
+            float sxq1 = 0;
+            float sxq2 = 0;
+            float sqq1 = 0; // sums of squared small integers: exact in float
+            float sqq2 = 0;
+            for (int j = 0; j < 16; j++) {
+                float v = x[xo + j];
+                float q1 = roundClampF(v * inv1, -32, 31);
+                float q2 = roundClampF(v * inv2, -32, 31);
+                sxq1 = Math.fma(v, q1, sxq1);
+                sxq2 = Math.fma(v, q2, sxq2);
+                sqq1 = Math.fma(q1, q1, sqq1);
+                sqq2 = Math.fma(q2, q2, sqq2);
+            }
+            if (sqq1 > 0 && (double) sxq1 * sxq1 / sqq1 > bestScore) {
+                bestScore = (double) sxq1 * sxq1 / sqq1;
+                best = sxq1 / sqq1;
+            }
+            if (sqq2 > 0 && (double) sxq2 * sxq2 / sqq2 > bestScore) {
+                bestScore = (double) sxq2 * sxq2 / sqq2;
+                best = sxq2 / sqq2;
             }
         }
         return best;

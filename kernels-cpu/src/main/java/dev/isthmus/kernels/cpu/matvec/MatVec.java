@@ -23,12 +23,12 @@ import jdk.incubator.vector.VectorSpecies;
  * (layouts in {@code docs/QUANT_FORMATS.md}). {@code x} holds {@code cols} floats and {@code y}
  * receives {@code rows} floats, both in native byte order.
  *
- * <p>Method: every type is dequantized on the fly in vector registers and multiplied into float
- * accumulators with fused multiply-add; the activations stay float (no int8 re-quantization of
- * {@code x}), so the only error against the exact product is float rounding (see
- * {@code docs/MATVEC.md} for the bound and the measurements). Block scales are applied per block
- * (Q8_0, Q4_0, MXFP4: the block's integer-code dot product is formed first, then scaled once) or per
- * element with one FMA ({@code q·scale + offset}, the other types).
+ * <p>Method: {@link #matvec} dequantizes every type on the fly in vector registers and multiplies
+ * it by the float {@code x} with fused multiply-add, so the only error against the exact product is
+ * float rounding. {@link #matvecQ8} instead quantizes {@code x} once per call to 8-bit codes (as
+ * llama.cpp does) and forms integer dot products for Q8_0, Q4_0, Q4_K and Q6_K: faster, with the
+ * activation rounding as an extra error (see {@code docs/MATVEC.md} for the bounds and the
+ * measurements).
  *
  * <p>Supported types: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
  * MXFP4. Arguments are validated before any memory is read; a bad shape or short segment is an
@@ -107,6 +107,40 @@ public final class MatVec {
         check(type, weights, rows, cols, x, y);
         rows(type, weights, cols, x, y, 0, rows);
     }
+
+    /**
+     * As {@link #matvec}, faster for Q8_0, Q4_0, Q4_K and Q6_K ({@link #quantizesActivations}): it
+     * quantizes {@code x} once per call to 8-bit codes per 32-element block (scale
+     * {@code max|x|/127}, as llama.cpp does for its integer dot products) and runs integer kernels.
+     * The result then differs from the exact product by at most {@code Σ_i |w_i| · d_x(i) / 2}
+     * ({@code d_x} of element i's block) plus float rounding; see {@code docs/MATVEC.md}. For every
+     * other type it is {@link #matvec}. Nothing is allocated per call (a per-thread buffer is reused).
+     *
+     * @throws UnsupportedOperationException if {@code type} has no kernel
+     * @throws IllegalArgumentException as {@link #matvec}
+     */
+    public static void matvecQ8(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        check(type, weights, rows, cols, x, y);
+        if (quantizesActivations(type)) {
+            Q8Activations a = ACTIVATIONS.get();
+            a.quantize(x, cols);
+            Q8Kernels.rows(type, weights, cols, a, y, 0, rows);
+        } else {
+            rows(type, weights, cols, x, y, 0, rows);
+        }
+    }
+
+    /**
+     * True when {@link #matvecQ8} quantizes {@code x} to 8 bits and runs an integer kernel for
+     * {@code type} (Q8_0, Q4_0, Q4_K, Q6_K); {@link #matvec} never does.
+     */
+    public static boolean quantizesActivations(GgmlType type) {
+        return Q8Kernels.covers(Objects.requireNonNull(type, "type"));
+    }
+
+    /** Per-thread 8-bit activations for {@link #matvec} (reused: no allocation per call). */
+    private static final ThreadLocal<Q8Activations> ACTIVATIONS = ThreadLocal.withInitial(Q8Activations::new);
 
     /** Validates a call; every kernel relies on this having passed. */
     static void check(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {

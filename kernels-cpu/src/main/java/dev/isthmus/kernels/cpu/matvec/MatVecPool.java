@@ -19,7 +19,8 @@ import java.util.concurrent.locks.LockSupport;
  * publishes its arguments in fields, wakes the workers with {@link LockSupport#unpark} and waits the
  * same way: nothing is allocated per call (no tasks, futures or lambdas), which a test checks.
  * Calls from several threads are serialized. Each row is computed by the same code as in
- * {@link MatVec#matvec} whatever the thread count, so results agree with it (bit for bit once both
+ * {@link MatVec#matvec} (or {@link MatVec#matvecQ8} for {@link #matvecQ8}, with {@code x} quantized
+ * once by the caller) whatever the thread count, so results agree with it (bit for bit once both
  * run compiled code; the interpreter's lane reduction may differ in the last bits).
  */
 public final class MatVecPool implements AutoCloseable {
@@ -38,6 +39,9 @@ public final class MatVecPool implements AutoCloseable {
     private int cols;
     private int chunkRows;
     private int chunks;
+    private boolean exact;
+    /** x quantized once per call by the caller, for the integer kernels; read by every thread. */
+    private final Q8Activations activations = new Q8Activations();
 
     private volatile int generation;
     private volatile Thread waiter;
@@ -104,6 +108,25 @@ public final class MatVecPool implements AutoCloseable {
      *     calling thread (the workers could not read it)
      */
     public void matvec(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y) {
+        run(type, weights, rows, cols, x, y, true);
+    }
+
+    /**
+     * As {@link MatVec#matvecQ8} (8-bit activations and integer kernels where
+     * {@link MatVec#quantizesActivations}), with the rows spread over the pool's threads; the caller
+     * quantizes {@code x} once into a buffer the pool keeps, and every thread reads it.
+     *
+     * @throws IllegalStateException if the pool is closed
+     * @throws UnsupportedOperationException if {@code type} has no kernel
+     * @throws IllegalArgumentException as {@link #matvec}
+     */
+    public void matvecQ8(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x,
+            MemorySegment y) {
+        run(type, weights, rows, cols, x, y, false);
+    }
+
+    private void run(GgmlType type, MemorySegment weights, int rows, int cols, MemorySegment x, MemorySegment y,
+            boolean exactJob) {
         MatVec.check(type, weights, rows, cols, x, y);
         synchronized (this) {
             if (closed) {
@@ -114,10 +137,19 @@ public final class MatVecPool implements AutoCloseable {
                 throw new IllegalArgumentException("segments passed to a MatVecPool must be accessible from its "
                         + "worker threads (not confined to the caller: use a shared, global or automatic arena)");
             }
+            boolean q8 = !exactJob && MatVec.quantizesActivations(type);
+            if (q8) {
+                activations.quantize(x, cols);
+            }
             if (workers.length == 0 || rows < 2) {
-                MatVec.rows(type, weights, cols, x, y, 0, rows);
+                if (q8) {
+                    Q8Kernels.rows(type, weights, cols, activations, y, 0, rows);
+                } else {
+                    MatVec.rows(type, weights, cols, x, y, 0, rows);
+                }
                 return;
             }
+            this.exact = !q8;
             this.type = type;
             this.weights = weights;
             this.x = x;
@@ -182,9 +214,14 @@ public final class MatVecPool implements AutoCloseable {
         int c = cols;
         int per = chunkRows;
         int total = chunks;
+        boolean floatX = exact;
         for (int k; (k = nextChunk.getAndIncrement()) < total; ) {
             int r0 = k * per;
-            MatVec.rows(t, w, c, xs, ys, r0, Math.min(n, r0 + per));
+            if (floatX) {
+                MatVec.rows(t, w, c, xs, ys, r0, Math.min(n, r0 + per));
+            } else {
+                Q8Kernels.rows(t, w, c, activations, ys, r0, Math.min(n, r0 + per));
+            }
         }
     }
 

@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Steady-state allocation of {@link MatVec#matvec} and {@link MatVecPool#matvec}: zero once C2 has
+ * Steady-state allocation of {@link MatVec#matvec}, {@link MatVec#matvecQ8} and the pool's: zero once C2 has
  * compiled the kernels with the Vector API intrinsified (a vector that is not intrinsified is boxed,
  * so this also checks intrinsification). Runs in its own JVM (surefire {@code reuseForks=false}) on
  * native segments, as production does, so other tests' profiles do not shape the compiled code.
@@ -47,9 +47,15 @@ class MatVecAllocationTest {
                 MemorySegment x = arena.allocate(4L * cols);
                 MemorySegment.copy(MemorySegment.ofArray(MatVecTestData.vector(cols, rnd)), 0, x, 0, 4L * cols);
                 MemorySegment y = arena.allocate(4L * rows);
+                // types on 8-bit activations also run their float-activation kernels
+                boolean both = MatVec.quantizesActivations(type);
                 for (int i = 0; i < 4000; i++) { // warm up until the kernels are compiled by C2
-                    pool.matvec(type, w, rows, cols, x, y);
-                    MatVec.matvec(type, w, rows, cols, x, y);
+                    pool.matvecQ8(type, w, rows, cols, x, y);
+                    MatVec.matvecQ8(type, w, rows, cols, x, y);
+                    if (both) {
+                        pool.matvec(type, w, rows, cols, x, y);
+                        MatVec.matvec(type, w, rows, cols, x, y);
+                    }
                 }
                 // Steady state: the best of a few rounds, since a background (re)compilation may
                 // still be landing during the first one.
@@ -58,11 +64,15 @@ class MatVecAllocationTest {
                 for (int round = 0; round < 6 && perCall >= 16; round++) {
                     long before = sum((long[]) allocated.invoke(mx, (Object) ids));
                     for (int i = 0; i < calls; i++) {
-                        pool.matvec(type, w, rows, cols, x, y);
-                        MatVec.matvec(type, w, rows, cols, x, y);
+                        pool.matvecQ8(type, w, rows, cols, x, y);
+                        MatVec.matvecQ8(type, w, rows, cols, x, y);
+                        if (both) {
+                            pool.matvec(type, w, rows, cols, x, y);
+                            MatVec.matvec(type, w, rows, cols, x, y);
+                        }
                     }
                     long after = sum((long[]) allocated.invoke(mx, (Object) ids));
-                    perCall = Math.min(perCall, (after - before) / (2.0 * calls));
+                    perCall = Math.min(perCall, (after - before) / ((both ? 4.0 : 2.0) * calls));
                 }
                 report.append(type).append('=').append(perCall).append(' ');
                 // "Near zero": a rare deoptimization or JIT event may allocate a little once.

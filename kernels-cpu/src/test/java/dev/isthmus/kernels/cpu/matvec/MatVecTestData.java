@@ -99,34 +99,66 @@ final class MatVecTestData {
         return x;
     }
 
-    /** Result of the reference product: the exact-ish value and the magnitude the error bound scales with. */
-    record Ref(double[] y, double[] magnitude) {
+    /**
+     * Result of the reference product: the exact-ish value, the magnitude the float-rounding bound
+     * scales with, and the activation-quantization bound {@code xquant} (for the kernels that
+     * quantize x to 8 bits, {@link MatVec#quantizesActivations}).
+     */
+    record Ref(double[] y, double[] magnitude, double[] xquant) {
     }
 
     /**
      * {@code y = Σ Dequantize(row)·x} in double. {@code magnitude[r] = Σ (|w_i| + 2|bias_i|)·|x_i|}
      * where {@code bias_i} is the block offset subtracted (K-quant {@code dmin·m}) or added (Q4_1/Q5_1
      * {@code m}) to element i: every float product or sum the kernel forms is bounded by it.
+     * {@code xquant[r] = Σ |w_i|·d_x(i)/2}, {@code d_x} = max|x|/127 over element i's 32-element
+     * block: replacing every x by its 8-bit value (codes and block offsets alike) moves each term
+     * by at most that much.
      */
     static Ref reference(GgmlType type, byte[] w, int rows, int cols, float[] x) {
         MemorySegment seg = MemorySegment.ofArray(w);
         long rb = type.rowSize(cols);
         double[] y = new double[rows];
         double[] mag = new double[rows];
+        double[] xq = new double[rows];
         float[] row = new float[cols];
+        double[] halfStep = new double[(cols + 31) / 32];
+        for (int b = 0; b < halfStep.length; b++) {
+            float m = 0;
+            for (int i = 32 * b; i < Math.min(cols, 32 * b + 32); i++) {
+                m = Math.max(m, Math.abs(x[i]));
+            }
+            halfStep[b] = m / 127f / 2;
+        }
         for (int r = 0; r < rows; r++) {
             Dequantize.dequantize(type, seg.asSlice(r * rb, rb), cols, row, 0);
             double s = 0;
             double m = 0;
+            double q = 0;
             for (int i = 0; i < cols; i++) {
                 double bias = bias(type, w, (int) (r * rb), i);
                 s += (double) row[i] * x[i];
                 m += (Math.abs((double) row[i]) + 2 * bias) * Math.abs(x[i]);
+                q += Math.abs((double) row[i]) * halfStep[i / 32];
             }
             y[r] = s;
             mag[r] = m;
+            xq[r] = q;
         }
-        return new Ref(y, mag);
+        return new Ref(y, mag, xq);
+    }
+
+    /**
+     * The bound for {@link MatVec#matvecQ8} on row {@code r}: for float activations {@link #bound}; for
+     * 8-bit activations the quantization term (1% margin: the codes are rounded from a float
+     * product) plus float rounding relative to the magnitude with x moved by up to half a step.
+     */
+    static double matvecBound(GgmlType type, int cols, Ref ref, int r) {
+        if (!MatVec.quantizesActivations(type)) {
+            return bound(cols, ref.magnitude()[r]);
+        }
+        double xq = ref.xquant()[r];
+        return 1.01 * xq + bound(cols, ref.magnitude()[r] + 2 * xq);
     }
 
     private static float f16At(byte[] b, int o) {

@@ -1,0 +1,228 @@
+package dev.isthmus.kernels.cpu.matvec;
+
+import dev.isthmus.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Integer matvec kernels against {@link Q8Activations}: the weight codes are widened to 16 bits and
+ * multiplied by the activation codes in 16-bit lanes (exact: every product and every pair sum fits),
+ * then each 32- or 16-element partial sum is widened to 32 bits, converted to float once and scaled by
+ * {@code d_w · (group scale) · d_x} into a float accumulator. Compared with dequantizing every code
+ * to float, a code costs about half the vector operations (a 16-bit multiply covers 16 codes where
+ * a float FMA covers 8, and the float conversion happens per group, not per code).
+ *
+ * <p>Shapes are fixed at 256 bits (16 shorts, 8 ints or floats) whatever the preferred width.
+ * Callers validate arguments ({@link MatVec#check}) and quantize {@code x} first.
+ */
+final class Q8Kernels {
+
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfFloat F32_NATIVE = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    private Q8Kernels() {
+    }
+
+    /** True for the types these kernels cover (the others use the float kernels in {@link MatVec}). */
+    static boolean covers(GgmlType type) {
+        return switch (type) {
+            case Q8_0, Q4_0, Q4_K, Q6_K -> true;
+            default -> false;
+        };
+    }
+
+    /** Rows {@code [r0, r1)} of a validated call whose {@code x} is in {@code a}. */
+    static void rows(GgmlType type, MemorySegment w, int cols, Q8Activations a, MemorySegment y, int r0, int r1) {
+        long rb = type.rowSize(cols);
+        int nb = cols / type.blockSize();
+        switch (type) {
+            case Q8_0 -> q8_0(w, rb, nb, a, y, r0, r1);
+            case Q4_0 -> q4_0(w, rb, nb, a, y, r0, r1);
+            case Q4_K -> q4_K(w, rb, nb, a, y, r0, r1);
+            case Q6_K -> q6_K(w, rb, nb, a, y, r0, r1);
+            default -> throw new UnsupportedOperationException("no integer matvec kernel for " + type);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // helpers
+
+    private static float f16(MemorySegment w, long off) {
+        return Float.float16ToFloat(w.get(I16_LE, off));
+    }
+
+    private static ShortVector xq(short[] q, int i) {
+        return ShortVector.fromArray(S16, q, i);
+    }
+
+    /** 16 bytes sign-extended to 16 shorts. */
+    private static ShortVector widen(ByteVector v16) {
+        return (ShortVector) v16.convertShape(VectorOperators.B2S, S16, 0);
+    }
+
+    /** Half {@code part} (0: bytes 0..15, 1: bytes 16..31) of 32 bytes, sign-extended to 16 shorts. */
+    private static ShortVector widen(ByteVector v32, int part) {
+        return (ShortVector) v32.convertShape(VectorOperators.B2S, S16, part);
+    }
+
+    /** The 16 short lanes summed in pairs into 8 int lanes, as float (exact: the sums are small). */
+    private static FloatVector pairSum(ShortVector p) {
+        IntVector i = p.reinterpretAsInts();
+        // each int lane holds two shorts: the high one by an arithmetic shift, the low one by a
+        // shift up and back (no lane crossing)
+        IntVector s = i.lanewise(VectorOperators.ASHR, 16)
+                .add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+        return (FloatVector) s.convert(VectorOperators.I2F, 0);
+    }
+
+    /** Shifts every byte right by {@code s} through 32-bit lanes (callers mask the bits shifted in). */
+    private static ByteVector shr(ByteVector v, int s) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHR, s).reinterpretAsBytes();
+    }
+
+    private static ByteVector shl(ByteVector v, int s) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHL, s).reinterpretAsBytes();
+    }
+
+    private static FloatVector bc(float v) {
+        return FloatVector.broadcast(F8, v);
+    }
+
+    private static void store(MemorySegment y, int r, float v) {
+        y.setAtIndex(F32_NATIVE, r, v);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // 32-element blocks
+
+    private static void q8_0(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xq = a.q;
+        float[] xd = a.d;
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F8);
+            for (int b = 0; b < nb; b++, o += 34) {
+                ByteVector c = ByteVector.fromMemorySegment(B32, w, o + 2, LE);
+                // |code · x| <= 128 · 127, two of them still fit a short
+                ShortVector p = widen(c, 0).mul(xq(xq, 32 * b)).add(widen(c, 1).mul(xq(xq, 32 * b + 16)));
+                acc = pairSum(p).fma(bc(f16(w, o) * xd[b]), acc);
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void q4_0(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xq = a.q;
+        float[] xd = a.d;
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            FloatVector acc = FloatVector.zero(F8);
+            for (int b = 0; b < nb; b++, o += 18) {
+                ByteVector c = ByteVector.fromMemorySegment(B16, w, o + 2, LE);
+                ShortVector lo = widen(c.and((byte) 0xF).sub((byte) 8));         // elements 0..15
+                ShortVector hi = widen(shr(c, 4).and((byte) 0xF).sub((byte) 8)); // elements 16..31
+                ShortVector p = lo.mul(xq(xq, 32 * b)).add(hi.mul(xq(xq, 32 * b + 16)));
+                acc = pairSum(p).fma(bc(f16(w, o) * xd[b]), acc);
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // K-quants: one method per super-block returning a float (no vector crosses a call that C2 may
+    // decline to inline; see MatVec)
+
+    private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q4kBlock(w, o + 144L * b, a.q, a.d, a.sum, 8 * b);
+            }
+            store(y, r, s);
+        }
+    }
+
+    /** Super-block at {@code o}; its x blocks are {@code xb .. xb + 7} (one per group). */
+    private static float q4kBlock(MemorySegment w, long o, short[] xq, float[] xd, float[] xs, int xb) {
+        float d = f16(w, o);
+        float dmin = f16(w, o + 2);
+        long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
+        int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+        FloatVector acc = FloatVector.zero(F8);
+        float mins = 0;
+        for (int g = 0; g < 8; g++) {
+            int sc;
+            int m;
+            if (g < 4) {
+                sc = (int) (s0 >>> (8 * g)) & 63;
+                m = (int) (s0 >>> (8 * g + 32)) & 63;
+            } else {
+                int b = (s1 >>> (8 * (g - 4))) & 0xFF;
+                sc = (b & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
+                m = (b >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
+            }
+            // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32]
+            ByteVector c = shr(ByteVector.fromMemorySegment(B32, w, o + 16 + 32 * (g >>> 1), LE), 4 * (g & 1))
+                    .and((byte) 0xF);
+            int e = 32 * (xb + g);
+            // |code · x| <= 15 · 127: pair sums fit a short
+            ShortVector p = widen(c, 0).mul(xq(xq, e)).add(widen(c, 1).mul(xq(xq, e + 16)));
+            acc = pairSum(p).fma(bc(d * sc * xd[xb + g]), acc);
+            mins += dmin * m * xs[xb + g];
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - mins;
+    }
+
+    private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long o = r * rb;
+            float s = 0;
+            for (int b = 0; b < nb; b++) {
+                s += q6kBlock(w, o + 210L * b, a.q, a.d, 8 * b);
+            }
+            store(y, r, s);
+        }
+    }
+
+    private static float q6kBlock(MemorySegment w, long o, short[] xq, float[] xd, int xb) {
+        float d = f16(w, o + 208);
+        long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
+        long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+        FloatVector acc = FloatVector.zero(F8);
+        // One call site per operation (16 groups of 16, 16-byte loads) keeps this method within C2's
+        // inlining budget; a two-groups-per-step version was not fully inlined and boxed vectors.
+        for (int g = 0; g < 16; g++) {
+            // group g = 8h + 2k + p: elements 128h + 32k + 16p + (0..15); low four bits from
+            // ql[64h + 32(k & 1) + 16p + l] (low nibble for k < 2, high otherwise), top two bits
+            // from bits 2k.. of qh[32h + 16p + l]
+            int h = g >>> 3;
+            int k = (g >>> 1) & 3;
+            int p = g & 1;
+            ByteVector lo = shr(ByteVector.fromMemorySegment(B16, w, o + 64 * h + 32 * (k & 1) + 16 * p, LE),
+                    4 * (k >>> 1)).and((byte) 0xF);
+            ByteVector hi = shl(shr(ByteVector.fromMemorySegment(B16, w, o + 128 + 32 * h + 16 * p, LE), 2 * k)
+                    .and((byte) 3), 4);
+            float sc = (byte) ((g < 8 ? sLo : sHi) >>> (8 * (g & 7)));
+            // |code · x| <= 32 · 127: one product a lane
+            ShortVector prod = widen(lo.or(hi).sub((byte) 32)).mul(xq(xq, 32 * xb + 16 * g));
+            acc = pairSum(prod).fma(bc(d * sc * xd[xb + (g >>> 1)]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+}
