@@ -239,6 +239,7 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         long tPrompt = t0;
         long tFirst = t0;
+        Completion done;
         try (DenseModel.Session s = model.newSession(pool, prompt.length + budget)) {
             g.onCancel(s::close);
             try {
@@ -298,16 +299,17 @@ public final class Engine implements AutoCloseable {
                 }
             }
             long end = System.nanoTime();
-            Completion c = new Completion(text.toString(), ids, reason, new GenerationStats(prompt.length, ids.size(),
+            done = new Completion(text.toString(), ids, reason, new GenerationStats(prompt.length, ids.size(),
                     Duration.ofNanos(tFirst - t0), Duration.ofNanos(tPrompt - t0), Duration.ofNanos(end - tFirst)));
-            g.complete(c);
-            return c;
         } catch (RuntimeException | Error e) {
+            running.remove(g);
             g.fail(e);
             throw e;
-        } finally {
-            running.remove(g);
         }
+        // the session is closed (its blocks are back in the pool) before anyone sees the result
+        running.remove(g);
+        g.complete(done);
+        return done;
     }
 
     /** Ids past the tokenizer's vocabulary (a model's padded embedding rows) can never be produced. */

@@ -84,8 +84,16 @@ public final class CpuBackend implements Backend {
         return pool.threads();
     }
 
+    private static final GgmlType[] GGML = new GgmlType[DType.values().length];
+
+    static {
+        for (DType t : DType.values()) {
+            GGML[t.ordinal()] = GgmlType.byId(t.ggmlId()).orElseThrow();
+        }
+    }
+
     static GgmlType ggml(DType t) {
-        return GgmlType.byId(t.ggmlId()).orElseThrow();
+        return GGML[t.ordinal()];
     }
 
     @Override
@@ -156,7 +164,9 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("matmul shapes: x " + x + " · w " + w + "ᵀ -> y " + y);
         }
         if (x.rows() == 1) {
-            pool.matvec(ggml(w.dtype()), w.data(), w.rows(), w.cols(), x.data(), y.data());
+            // decode: Q8_0/Q4_0/Q4_K/Q6_K weights take x quantized to 8 bits per 32-block and integer
+            // kernels (as llama.cpp does; error bound in docs/MATVEC.md); other types the float kernels
+            pool.matvecQ8(ggml(w.dtype()), w.data(), w.rows(), w.cols(), x.data(), y.data());
         } else {
             gemm.gemm(ggml(w.dtype()), w.data(), x.rows(), w.cols(), w.rows(), x.data(), y.data());
         }
@@ -444,8 +454,9 @@ public final class CpuBackend implements Backend {
     }
 
     private static void sameShape(Tensor x, Tensor y, String op) {
-        f32(x, op + " input");
-        f32(y, op + " input");
+        if (x.dtype() != DType.F32 || y.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + " inputs must be F32, not " + x + " and " + y);
+        }
         if (x.rows() != y.rows() || x.cols() != y.cols()) {
             throw new IllegalArgumentException(op + ": shapes differ, " + x + " and " + y);
         }

@@ -56,7 +56,9 @@ import org.junit.jupiter.api.function.Executable;
  *       dequantized value with a fused multiply-add).</li>
  *   <li>matmul: {@code 1.01·(k + 8)·2⁻²⁴·Σ(|w| + 2|offset|)·|x|}, the worst case of float summation of
  *       {@code k} products in any order (see {@code docs/GEMM.md}); {@code offset} is the additive block
- *       offset of Q4_1/Q5_1/K-quants, which a kernel may sum apart.</li>
+ *       offset of Q4_1/Q5_1/K-quants, which a kernel may sum apart. For Q8_0, Q4_0, Q4_K and Q6_K a
+ *       backend may also round {@code x} to 8 bits per 32-element block (scale {@code max|x|/127}, as
+ *       llama.cpp's integer dot products do): plus {@code Σ|w|·d_x/2}.</li>
  *   <li>rmsNorm/layerNorm: {@code (dim + 8)·2⁻²⁴·|x̂·w|} (+ {@code 2⁻²⁴·|b|}) with {@code x̂} the
  *       normalized value: the mean square summed in float in any order.</li>
  *   <li>RoPE: {@code 8·2⁻²⁴·(|x₁| + |x₂|)·scaling} for each rotated pair (a few roundings of the
@@ -203,6 +205,10 @@ class BackendOpsTest {
         return out.stream();
     }
 
+    /** Weight types whose matmul may round the activations to 8 bits per 32-block (see the class comment). */
+    private static final java.util.Set<DType> Q8_ACTIVATIONS = java.util.EnumSet.of(DType.Q8_0, DType.Q4_0, DType.Q4_K,
+            DType.Q6_K);
+
     private static void matmul(Backend b, DType t, int n, int rows, int cols, String name) {
         Assumptions.assumeTrue(b.supports(t), b.name() + " does not support " + t + " weights");
         SplittableRandom rnd = rnd(name);
@@ -220,13 +226,22 @@ class BackendOpsTest {
             for (int tok = 0; tok < n; tok++) {
                 double s = 0;
                 double mag = 0;
+                double q8 = 0;
                 for (int i = 0; i < cols; i++) {
                     double xi = x[tok * cols + i];
                     s += row[i] * xi;
                     mag += (Math.abs(row[i]) + 2 * OpsData.offset(t, wb, r * rowOff, i)) * Math.abs(xi);
+                    if (Q8_ACTIVATIONS.contains(t) && cols % 32 == 0) {
+                        double amax = 0;
+                        int b0 = tok * cols + i / 32 * 32;
+                        for (int j = 0; j < 32; j++) {
+                            amax = Math.max(amax, Math.abs(x[b0 + j]));
+                        }
+                        q8 += Math.abs(row[i]) * (amax / 127) / 2;
+                    }
                 }
                 ref[tok * rows + r] = s;
-                tol[tok * rows + r] = 1.01 * (cols + 8) * U * mag + Float.MIN_NORMAL;
+                tol[tok * rows + r] = 1.01 * (cols + 8) * U * mag + 1.01 * q8 + Float.MIN_NORMAL;
             }
         }
         assertClose(name, read(b, yt), ref, tol);
