@@ -27,15 +27,19 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * {@code Y[m][n] = X[m][k] · Wᵀ} through {@link Gemm}, oneDNN vs the Vector API, for F32/F16/BF16
- * weights. Weight bytes per call: {@code n * k * elementSize}; flops: {@code 2 m n k} (both printed
- * at setup). oneDNN's OpenMP thread count is set with {@code omp_set_num_threads} (found in the
- * {@code libgomp} that {@code libdnnl} loads) on the benchmark thread, which is the thread that calls
- * oneDNN; the Vector API path uses a {@link MatVecPool} of {@code threads}.
+ * {@code Y[m][n] = X[m][k] · Wᵀ} through {@link Gemm} for any weight type and each implementation:
+ * {@code ONEDNN} (direct oneDNN matmul, F32/F16/BF16 only), {@code VECTOR} (row-by-row Vector API
+ * GEMV on a {@link MatVecPool}), {@code ONEDNN_PANELS} and {@code VECTOR_GEMM} (W decoded to f32
+ * panels, multiplied by single-threaded oneDNN or the blocked Vector API kernel, on {@code threads}
+ * panel workers). Weight bytes per call: {@code n * type.rowSize(k)}; flops: {@code 2 m n k} (both
+ * printed at setup). For {@code ONEDNN}, oneDNN's OpenMP thread count is set with
+ * {@code omp_set_num_threads} (found in the {@code libgomp} that {@code libdnnl} loads) on the
+ * benchmark thread, which is the thread that calls oneDNN; the panel workers set theirs to 1.
  *
  * <p>The JMH jar leaves {@code org/bytedeco/**} out, so oneDNN must be given by path:
  * <pre>java -Disthmus.dnnl.path=$HOME/.cache/isthmus/native/SHA/libdnnl.so.3 -jar tests/target/benchmarks.jar GemmBenchmark</pre>
- * An {@code ONEDNN} case fails (rather than silently measuring the fallback) when oneDNN is not loaded.
+ * A case fails (rather than silently measuring a fallback) when the path taken is not the one asked
+ * for, e.g. a oneDNN case when oneDNN is not loaded.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -44,7 +48,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector"})
 public class GemmBenchmark {
-    @Param({"F32", "F16", "BF16"})
+    @Param({"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K"})
     public String type;
 
     /** k x n (W is [n][k]). */
@@ -55,10 +59,10 @@ public class GemmBenchmark {
     @Param({"1", "64"})
     public int m;
 
-    @Param({"1", "2"})
+    @Param({"2"})
     public int threads;
 
-    @Param({"ONEDNN", "VECTOR"})
+    @Param({"ONEDNN", "VECTOR", "ONEDNN_PANELS", "VECTOR_GEMM"})
     public String impl;
 
     private GgmlType t;
@@ -89,27 +93,33 @@ public class GemmBenchmark {
             x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) rnd.nextGaussian());
         }
         expected = Gemm.Path.valueOf(impl);
-        if (expected == Gemm.Path.ONEDNN) {
+        if (expected == Gemm.Path.ONEDNN || expected == Gemm.Path.ONEDNN_PANELS) {
             if (!DnnlLibrary.availability().available()) {
                 throw new IllegalStateException("oneDNN unavailable (" + DnnlLibrary.availability().reason()
                         + "); pass -D" + DnnlLibrary.PATH_PROPERTY + "=.../libdnnl.so.3");
             }
-            MethodHandle set = DnnlLibrary.require().downcall("omp_set_num_threads",
-                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
-            set.invokeExact(threads);
-            MethodHandle get = DnnlLibrary.require().downcall("omp_get_max_threads",
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT));
-            int now = (int) get.invokeExact();
-            System.out.printf("%n# omp_get_max_threads() on %s = %d%n", Thread.currentThread().getName(), now);
-            gemm = new Gemm(Gemm.Policy.PREFER_ONEDNN, null, 4);
-        } else {
-            pool = threads > 1 ? new MatVecPool(threads) : null;
-            gemm = new Gemm(Gemm.Policy.VECTOR_ONLY, pool, 4);
+        }
+        switch (expected) {
+            case ONEDNN -> {
+                MethodHandle set = DnnlLibrary.require().downcall("omp_set_num_threads",
+                        FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+                set.invokeExact(threads);
+                MethodHandle get = DnnlLibrary.require().downcall("omp_get_max_threads",
+                        FunctionDescriptor.of(ValueLayout.JAVA_INT));
+                int now = (int) get.invokeExact();
+                System.out.printf("%n# omp_get_max_threads() on %s = %d%n", Thread.currentThread().getName(), now);
+                gemm = new Gemm(Gemm.Policy.PREFER_ONEDNN, null, 4);
+            }
+            case VECTOR -> {
+                pool = threads > 1 ? new MatVecPool(threads) : null;
+                gemm = new Gemm(Gemm.Policy.VECTOR_ONLY, pool, 4);
+            }
+            case ONEDNN_PANELS -> gemm = new Gemm(Gemm.Policy.PANELS_ONEDNN, null, 4, threads);
+            case VECTOR_GEMM -> gemm = new Gemm(Gemm.Policy.PANELS_VECTOR, null, 4, threads);
         }
         System.out.printf("%n# %s m=%d k=%d n=%d: %d weight bytes, %d flops per call%n", type, m, k, n, bytes,
                 2L * m * n * k);
     }
-
     @TearDown(Level.Trial)
     public void tearDown() {
         gemm.close();
