@@ -343,6 +343,11 @@ public final class Gemm implements AutoCloseable {
 
     private Path panelGemm(boolean onednn, GgmlType type, MemorySegment weights, int m, int k, int n,
             MemorySegment x, MemorySegment y) {
+        long most = Integer.MAX_VALUE - 8;   // the panel scratch buffers are Java arrays
+        if ((long) m * k > most || (long) m * n > most || 3L * k > most || type.rowSize(k) > most) {
+            vector(type, weights, m, k, n, x, y);
+            return Path.VECTOR;
+        }
         panels().gemm(onednn, type, weights, m, k, n, x, y);
         return onednn ? Path.ONEDNN_PANELS : Path.VECTOR_GEMM;
     }

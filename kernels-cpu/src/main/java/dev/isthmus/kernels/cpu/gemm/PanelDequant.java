@@ -161,7 +161,12 @@ final class PanelDequant {
         return (b[i] & 0xFF) | (b[i + 1] & 0xFF) << 8 | (b[i + 2] & 0xFF) << 16 | (b[i + 3] & 0xFF) << 24;
     }
 
-    /** 8 bytes at {@code b[i]} as floats (signed). */
+    /** 8 bytes at {@code b[i]} as unsigned int lanes. */
+    private static IntVector ints(byte[] b, int i) {
+        return ((IntVector) ByteVector.fromArray(B8, b, i).convertShape(VectorOperators.B2I, I8, 0)).and(0xFF);
+    }
+
+    /** 8 byte lanes as floats (signed). */
     private static FloatVector bytes(ByteVector v) {
         return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
     }
@@ -332,19 +337,18 @@ final class PanelDequant {
                 float s3 = d * b[is + 4];
                 float s4 = d * b[is + 6];
                 for (int l = 16 * half; l < 16 * half + 16; l += 8) {
-                    ByteVector hb = ByteVector.fromArray(B8, b, qh + l);
-                    ByteVector a = ByteVector.fromArray(B8, b, ql + l);
-                    ByteVector c = ByteVector.fromArray(B8, b, ql + l + 32);
-                    ByteVector aHi = a.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF);
-                    ByteVector cHi = c.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF);
-                    bytes(a.and((byte) 0xF).or(hb.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32))
-                            .mul(s1).intoArray(y, base + l);
-                    bytes(c.and((byte) 0xF).or(hb.lanewise(VectorOperators.LSHR, 2).and((byte) 3)
-                            .lanewise(VectorOperators.LSHL, 4)).sub((byte) 32)).mul(s2).intoArray(y, base + l + 32);
-                    bytes(aHi.or(hb.lanewise(VectorOperators.LSHR, 4).and((byte) 3)
-                            .lanewise(VectorOperators.LSHL, 4)).sub((byte) 32)).mul(s3).intoArray(y, base + l + 64);
-                    bytes(cHi.or(hb.lanewise(VectorOperators.LSHR, 6).and((byte) 3)
-                            .lanewise(VectorOperators.LSHL, 4)).sub((byte) 32)).mul(s4).intoArray(y, base + l + 96);
+                    // widened to int lanes first: AVX2 has no byte shifts, int shifts are native
+                    IntVector hb = ints(b, qh + l);
+                    IntVector a = ints(b, ql + l);
+                    IntVector c = ints(b, ql + l + 32);
+                    a.and(0xF).or(hb.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s1).intoArray(y, base + l);
+                    c.and(0xF).or(hb.and(0xC).lanewise(VectorOperators.LSHL, 2)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s2).intoArray(y, base + l + 32);
+                    a.lanewise(VectorOperators.LSHR, 4).or(hb.and(0x30)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s3).intoArray(y, base + l + 64);
+                    c.lanewise(VectorOperators.LSHR, 4).or(hb.and(0xC0).lanewise(VectorOperators.LSHR, 2)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s4).intoArray(y, base + l + 96);
                 }
             }
         }
