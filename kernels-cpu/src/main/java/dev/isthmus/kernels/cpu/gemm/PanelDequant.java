@@ -29,6 +29,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class PanelDequant {
 
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** E2M1 code points doubled (integers); the MXFP4 scale is halved to match. */
@@ -50,12 +51,28 @@ final class PanelDequant {
     private PanelDequant() {
     }
 
+    /** True when {@link #rows} writes {@code type} straight into a segment (no copy through the array). */
+    static boolean writesSegment(GgmlType type) {
+        return switch (type) {
+            case F32 -> NATIVE == ByteOrder.LITTLE_ENDIAN;
+            case BF16, Q8_0, Q4_0, Q4_K, Q6_K -> true;
+            default -> false;
+        };
+    }
+
     /**
-     * Decodes rows {@code [row0, row0 + rows)} of {@code w} (row-major {@code [n][k]} of {@code type})
-     * into {@code dst}, row {@code i} at {@code dst[i * k ..]}.
+     * Decodes rows {@code [row0, row0 + rows)} of {@code w} (row-major {@code [n][k]} of {@code type}),
+     * row {@code i} at float {@code i * k} of the destination: {@code seg} (native-order floats) when
+     * it is not null and {@link #writesSegment} is true for the type, else {@code dst}.
      */
-    static void rows(GgmlType type, MemorySegment w, int row0, int rows, int k, byte[] buf, float[] dst) {
+    static void rows(GgmlType type, MemorySegment w, int row0, int rows, int k, byte[] buf, float[] dst,
+            MemorySegment seg) {
+        MemorySegment s = seg != null && writesSegment(type) ? seg : null;
         long rb = type.rowSize(k);
+        if (type == GgmlType.F32 && s != null) {
+            MemorySegment.copy(w, row0 * rb, s, 0, rows * rb);   // little-endian is native (writesSegment)
+            return;
+        }
         for (int i = 0; i < rows; i++) {
             long off = (row0 + i) * rb;
             int yo = i * k;
@@ -69,35 +86,49 @@ final class PanelDequant {
                 case BF16 -> {
                     int j = 0;
                     for (; j + 8 <= k; j += 8) {
-                        ShortVector.fromMemorySegment(S8, w, off + 2L * j, ByteOrder.LITTLE_ENDIAN)
+                        put(ShortVector.fromMemorySegment(S8, w, off + 2L * j, ByteOrder.LITTLE_ENDIAN)
                                 .convertShape(VectorOperators.S2I, I8, 0).lanewise(VectorOperators.LSHL, 16)
-                                .reinterpretAsFloats().intoArray(dst, yo + j);
+                                .reinterpretAsFloats(), dst, s, yo + j);
                     }
                     for (; j < k; j++) {
-                        dst[yo + j] = Float.intBitsToFloat((w.get(I16_LE, off + 2L * j) & 0xFFFF) << 16);
+                        float v = Float.intBitsToFloat((w.get(I16_LE, off + 2L * j) & 0xFFFF) << 16);
+                        if (s != null) {
+                            s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, yo + j, v);
+                        } else {
+                            dst[yo + j] = v;
+                        }
                     }
                 }
                 default -> {
                     MemorySegment.copy(w, ValueLayout.JAVA_BYTE, off, buf, 0, (int) rb);
-                    decodeRow(type, buf, k, dst, yo);
+                    decodeRow(type, buf, k, dst, s, yo);
                 }
             }
         }
     }
 
-    private static void decodeRow(GgmlType type, byte[] b, int k, float[] y, int yo) {
+    /** Stores 8 floats at float index {@code i} of {@code s} (native order) when not null, else of {@code y}. */
+    private static void put(FloatVector v, float[] y, MemorySegment s, int i) {
+        if (s != null) {
+            v.intoMemorySegment(s, 4L * i, NATIVE);
+        } else {
+            v.intoArray(y, i);
+        }
+    }
+
+    private static void decodeRow(GgmlType type, byte[] b, int k, float[] y, MemorySegment s, int yo) {
         int ts = type.typeSize();
         int bs = type.blockSize();
         int blocks = k / bs;
         switch (type) {
             case Q8_0 -> {
                 for (int i = 0; i < blocks; i++) {
-                    q8_0(b, i * ts, y, yo + i * bs);
+                    q8_0(b, i * ts, y, s, yo + i * bs);
                 }
             }
             case Q4_0 -> {
                 for (int i = 0; i < blocks; i++) {
-                    q4_0(b, i * ts, y, yo + i * bs);
+                    q4_0(b, i * ts, y, s, yo + i * bs);
                 }
             }
             case Q4_1 -> {
@@ -127,7 +158,7 @@ final class PanelDequant {
             }
             case Q4_K -> {
                 for (int i = 0; i < blocks; i++) {
-                    q4_K(b, i * ts, y, yo + i * bs);
+                    q4_K(b, i * ts, y, s, yo + i * bs);
                 }
             }
             case Q5_K -> {
@@ -137,7 +168,7 @@ final class PanelDequant {
             }
             case Q6_K -> {
                 for (int i = 0; i < blocks; i++) {
-                    q6_K(b, i * ts, y, yo + i * bs);
+                    q6_K(b, i * ts, y, s, yo + i * bs);
                 }
             }
             case MXFP4 -> {
@@ -171,19 +202,19 @@ final class PanelDequant {
         return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
     }
 
-    private static void q8_0(byte[] b, int p, float[] y, int o) {
+    private static void q8_0(byte[] b, int p, float[] y, MemorySegment s, int o) {
         float d = f16(b, p);
         for (int j = 0; j < 32; j += 8) {
-            bytes(ByteVector.fromArray(B8, b, p + 2 + j)).mul(d).intoArray(y, o + j);
+            put(bytes(ByteVector.fromArray(B8, b, p + 2 + j)).mul(d), y, s, o + j);
         }
     }
 
-    private static void q4_0(byte[] b, int p, float[] y, int o) {
+    private static void q4_0(byte[] b, int p, float[] y, MemorySegment s, int o) {
         float d = f16(b, p);
         for (int j = 0; j < 16; j += 8) {
             ByteVector q = ByteVector.fromArray(B8, b, p + 2 + j);
-            bytes(q.and((byte) 0xF).sub((byte) 8)).mul(d).intoArray(y, o + j);
-            bytes(q.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF).sub((byte) 8)).mul(d).intoArray(y, o + j + 16);
+            put(bytes(q.and((byte) 0xF).sub((byte) 8)).mul(d), y, s, o + j);
+            put(bytes(q.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF).sub((byte) 8)).mul(d), y, s, o + j + 16);
         }
     }
 
@@ -282,7 +313,7 @@ final class PanelDequant {
     }
 
     // Q4_K: f16 d | f16 dmin | 12 bytes 6-bit scales and mins | 128 bytes nibbles.
-    private static void q4_K(byte[] b, int p, float[] y, int o) {
+    private static void q4_K(byte[] b, int p, float[] y, MemorySegment s, int o) {
         float d = f16(b, p);
         float dmin = f16(b, p + 2);
         for (int c = 0; c < 4; c++) {
@@ -294,8 +325,8 @@ final class PanelDequant {
             int e = o + 64 * c;
             for (int l = 0; l < 32; l += 8) {
                 ByteVector q = ByteVector.fromArray(B8, b, qs + l);
-                bytes(q.and((byte) 0xF)).mul(d1).sub(m1).intoArray(y, e + l);
-                bytes(q.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF)).mul(d2).sub(m2).intoArray(y, e + 32 + l);
+                put(bytes(q.and((byte) 0xF)).mul(d1).sub(m1), y, s, e + l);
+                put(bytes(q.lanewise(VectorOperators.LSHR, 4).and((byte) 0xF)).mul(d2).sub(m2), y, s, e + 32 + l);
             }
         }
     }
@@ -323,7 +354,7 @@ final class PanelDequant {
     }
 
     // Q6_K: 128 bytes ql | 64 bytes qh | 16 signed scales | f16 d.
-    private static void q6_K(byte[] b, int p, float[] y, int o) {
+    private static void q6_K(byte[] b, int p, float[] y, MemorySegment s, int o) {
         float d = f16(b, p + 208);
         for (int h = 0; h < 2; h++) {
             int ql = p + 64 * h;
@@ -341,14 +372,14 @@ final class PanelDequant {
                     IntVector hb = ints(b, qh + l);
                     IntVector a = ints(b, ql + l);
                     IntVector c = ints(b, ql + l + 32);
-                    a.and(0xF).or(hb.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32)
-                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s1).intoArray(y, base + l);
-                    c.and(0xF).or(hb.and(0xC).lanewise(VectorOperators.LSHL, 2)).sub(32)
-                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s2).intoArray(y, base + l + 32);
-                    a.lanewise(VectorOperators.LSHR, 4).or(hb.and(0x30)).sub(32)
-                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s3).intoArray(y, base + l + 64);
-                    c.lanewise(VectorOperators.LSHR, 4).or(hb.and(0xC0).lanewise(VectorOperators.LSHR, 2)).sub(32)
-                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s4).intoArray(y, base + l + 96);
+                    put(a.and(0xF).or(hb.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s1), y, s, base + l);
+                    put(c.and(0xF).or(hb.and(0xC).lanewise(VectorOperators.LSHL, 2)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s2), y, s, base + l + 32);
+                    put(a.lanewise(VectorOperators.LSHR, 4).or(hb.and(0x30)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s3), y, s, base + l + 64);
+                    put(c.lanewise(VectorOperators.LSHR, 4).or(hb.and(0xC0).lanewise(VectorOperators.LSHR, 2)).sub(32)
+                            .convert(VectorOperators.I2F, 0).reinterpretAsFloats().mul(s4), y, s, base + l + 96);
                 }
             }
         }

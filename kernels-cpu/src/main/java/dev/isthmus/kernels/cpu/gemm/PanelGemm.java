@@ -263,10 +263,10 @@ final class PanelGemm implements AutoCloseable {
             if (panel.length < len) {
                 panel = new float[len];
             }
-            PanelDequant.rows(type, w, row0, p, k, rowBuf, panel);
             if (useOnednn) {
                 onednn(row0, p, len);
             } else {
+                PanelDequant.rows(type, w, row0, p, k, rowBuf, panel, null);
                 if (acc.length < m * p) {
                     acc = new float[m * p];
                 }
@@ -297,7 +297,10 @@ final class PanelGemm implements AutoCloseable {
                 nPanel = arena.allocate(Math.max(nPanel.byteSize(), 4L * len), 64);
                 nOut = arena.allocate(Math.max(nOut.byteSize(), 4L * m * p), 64);
             }
-            MemorySegment.copy(panel, 0, nPanel, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, len);
+            PanelDequant.rows(type, w, row0, p, k, rowBuf, panel, nPanel);
+            if (!PanelDequant.writesSegment(type)) {
+                MemorySegment.copy(panel, 0, nPanel, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, len);
+            }
             primitive(m, k, p).execute(x, nPanel, nOut);
             for (int i = 0; i < m; i++) {
                 MemorySegment.copy(nOut, 4L * i * p, y, 4L * ((long) i * n + row0), 4L * p);

@@ -6,6 +6,7 @@ import dev.isthmus.gguf.GgmlType;
 import dev.isthmus.gguf.quant.Dequantize;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -53,10 +54,16 @@ class PanelDequantTest {
             MemorySegment.copy(MemorySegment.ofArray(w), 0, seg, 0, w.length);
             byte[] buf = new byte[(int) type.rowSize(k)];
             float[] got = new float[4 * k];
-            PanelDequant.rows(type, seg, 5, 4, k, buf, got);   // rows 5..8
+            float[] got2 = new float[4 * k];
+            PanelDequant.rows(type, seg, 5, 4, k, buf, got, null);   // rows 5..8 into the array
+            MemorySegment out = arena.allocate(4L * 4 * k);
+            PanelDequant.rows(type, seg, 5, 4, k, buf, got2, out);   // and into a segment where it can
+            float[] direct = PanelDequant.writesSegment(type) ? out.toArray(ValueLayout.JAVA_FLOAT) : got2;
             for (int i = 0; i < 4 * k; i++) {
                 assertEquals(Float.floatToRawIntBits(want[5 * k + i]), Float.floatToRawIntBits(got[i]),
                         type + " element " + i + ": " + got[i] + " vs reference " + want[5 * k + i]);
+                assertEquals(Float.floatToRawIntBits(want[5 * k + i]), Float.floatToRawIntBits(direct[i]),
+                        type + " element " + i + " (segment): " + direct[i] + " vs reference " + want[5 * k + i]);
             }
         }
     }
