@@ -183,23 +183,32 @@ public final class Gemm implements AutoCloseable {
     }
 
     /**
-     * The measured winner for a dtype and batch size when oneDNN is available (docs/GEMM.md, figures
-     * from {@code GemmBenchmark}, AVX2 EPYC, noisy shared 2-core box).
+     * The measured winner for a dtype and batch size when oneDNN is available (docs/GEMM.md: figures
+     * from {@code GemmBenchmark} and its CPU-time mode, AVX2 EPYC, a heavily shared 2-core box).
      *
      * <pre>
-     *   type        m below PANEL_MIN_M         m from PANEL_MIN_M
-     *   F32         oneDNN direct               oneDNN direct
-     *   F16, BF16   Vector API GEMV (m = 1),    oneDNN direct
-     *               then oneDNN direct
-     *   quantized   Vector API GEMV             oneDNN panels
+     *   type        m = 1            2 &lt;= m &lt; 32   32 &lt;= m &lt; 64   m &gt;= 64
+     *   F32         oneDNN direct    Vector GEMM    oneDNN direct  oneDNN direct
+     *   F16, BF16   Vector GEMV      Vector GEMM    oneDNN direct  oneDNN direct
+     *   quantized   Vector GEMV      Vector GEMM    Vector GEMM    oneDNN panels
      * </pre>
+     * Small m is bound by decoding W (or, for oneDNN, by its per-call cost), where the Java
+     * micro-kernel, which has neither a copy nor a native call per panel, wins; at large m the
+     * multiply dominates and oneDNN's JIT kernel is faster than ours.
      */
     public static Path measuredChoice(GgmlType type, int m) {
+        Objects.requireNonNull(type, "type");
+        if (m < VECTOR_GEMM_MIN_M) {
+            return switch (type) {
+                case F32 -> m <= DECODE_MAX_M_F32 ? Path.VECTOR : Path.ONEDNN;
+                case F16 -> m <= DECODE_MAX_M_F16 ? Path.VECTOR : Path.ONEDNN;
+                case BF16 -> m <= DECODE_MAX_M_BF16 ? Path.VECTOR : Path.ONEDNN;
+                default -> Path.VECTOR;
+            };
+        }
         return switch (type) {
-            case F32 -> m <= DECODE_MAX_M_F32 ? Path.VECTOR : Path.ONEDNN;
-            case F16 -> m <= DECODE_MAX_M_F16 ? Path.VECTOR : Path.ONEDNN;
-            case BF16 -> m <= DECODE_MAX_M_BF16 ? Path.VECTOR : Path.ONEDNN;
-            default -> m >= PANEL_MIN_M ? Path.ONEDNN_PANELS : Path.VECTOR;
+            case F32, F16, BF16 -> m >= ONEDNN_DENSE_MIN_M ? Path.ONEDNN : Path.VECTOR_GEMM;
+            default -> m >= ONEDNN_PANELS_MIN_M ? Path.ONEDNN_PANELS : Path.VECTOR_GEMM;
         };
     }
 
@@ -212,21 +221,31 @@ public final class Gemm implements AutoCloseable {
         return m >= VECTOR_GEMM_MIN_M ? Path.VECTOR_GEMM : Path.VECTOR;
     }
 
-    /** The largest m for which the Vector API path won, per dtype (0: oneDNN won at every m measured). */
+    /** The largest m for which the Vector API GEMV won, per dtype (0: oneDNN won at every m measured). */
     static final int DECODE_MAX_M_F32 = 0;
     static final int DECODE_MAX_M_F16 = 1;
     static final int DECODE_MAX_M_BF16 = 1;
-    /** The smallest m for which oneDNN panels beat the row-by-row GEMV on quantized weights. */
-    static final int PANEL_MIN_M = 4;
-    /** The smallest m for which the blocked Vector API GEMM beats the row-by-row GEMV. */
-    static final int VECTOR_GEMM_MIN_M = 4;
+    /** The smallest m for which the blocked Vector API GEMM beats the row-by-row GEMV (every type). */
+    static final int VECTOR_GEMM_MIN_M = 2;
+    /** The smallest m for which direct oneDNN beats the Vector API GEMM on F32/F16/BF16. */
+    static final int ONEDNN_DENSE_MIN_M = 32;
+    /** The smallest m for which oneDNN panels beat the Vector API GEMM on quantized weights. */
+    static final int ONEDNN_PANELS_MIN_M = 64;
+    /**
+     * The largest k for which oneDNN panels beat the Vector API GEMM (at k = 8192 a 256 KiB panel is
+     * 6 rows, too narrow for oneDNN's kernel: the Vector API GEMM won there).
+     */
+    public static final int ONEDNN_PANELS_MAX_K = 4096;
 
     /** True when oneDNN can be used by this process at all. */
     public static boolean onednnAvailable() {
         return DnnlLibrary.availability().available();
     }
 
-    /** The path a call with this type and m would take (with native segments). */
+    /**
+     * The path a call with this type and m would take (with native segments), for
+     * {@code k <= }{@link #ONEDNN_PANELS_MAX_K}; see {@link #pathFor(GgmlType, int, int)}.
+     */
     public Path pathFor(GgmlType type, int m) {
         Objects.requireNonNull(type, "type");
         boolean dense = dnnlType(type) != null;
@@ -244,6 +263,19 @@ public final class Gemm implements AutoCloseable {
         };
     }
 
+    /**
+     * The path a call with this type, m and k would take (with native segments): {@link #pathFor(GgmlType, int)},
+     * except that {@link Policy#AUTO} takes {@link Path#VECTOR_GEMM} rather than
+     * {@link Path#ONEDNN_PANELS} when {@code k > }{@link #ONEDNN_PANELS_MAX_K}.
+     */
+    public Path pathFor(GgmlType type, int m, int k) {
+        Path p = pathFor(type, m);
+        if (p == Path.ONEDNN_PANELS && policy != Policy.PANELS_ONEDNN && k > ONEDNN_PANELS_MAX_K) {
+            return Path.VECTOR_GEMM;
+        }
+        return p;
+    }
+
     private Path auto(GgmlType type, int m) {
         Path p = measuredChoice(type, m);
         if (p == Path.ONEDNN && unimplemented.contains(type)) {
@@ -251,9 +283,6 @@ public final class Gemm implements AutoCloseable {
         }
         if ((p == Path.ONEDNN || p == Path.ONEDNN_PANELS) && !onednnOrLog()) {
             return measuredChoiceWithoutOnednn(type, m);
-        }
-        if (p == Path.ONEDNN_PANELS && m < PANEL_MIN_M) {
-            return Path.VECTOR;
         }
         return p;
     }
@@ -318,7 +347,7 @@ public final class Gemm implements AutoCloseable {
         if (y.isReadOnly()) {
             throw new IllegalArgumentException("y is read-only");
         }
-        Path path = k == 0 ? Path.VECTOR : pathFor(type, m);
+        Path path = k == 0 ? Path.VECTOR : pathFor(type, m, k);
         switch (path) {
             case ONEDNN -> {
                 if (weights.isNative() && x.isNative() && y.isNative() && onednn(type, weights, m, k, n, x, y)) {

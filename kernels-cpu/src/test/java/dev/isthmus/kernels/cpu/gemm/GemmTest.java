@@ -102,6 +102,11 @@ class GemmTest {
             assertEquals(Gemm.Path.ONEDNN_PANELS, Gemm.measuredChoice(GgmlType.Q4_K, 64));
             assertEquals(Gemm.Path.VECTOR, Gemm.measuredChoice(GgmlType.Q4_K, 1));
             assertEquals(Gemm.Path.VECTOR_GEMM, Gemm.measuredChoiceWithoutOnednn(GgmlType.Q4_K, 64));
+            if (Gemm.onednnAvailable()) {
+                assertEquals(Gemm.Path.ONEDNN_PANELS, gemm.pathFor(GgmlType.Q4_K, 64, 2048));
+                assertEquals(Gemm.Path.VECTOR_GEMM, gemm.pathFor(GgmlType.Q4_K, 64, 8192), "k above the panel limit");
+                assertEquals(Gemm.Path.ONEDNN_PANELS, runAndCheck(gemm, GgmlType.Q4_0, 64, 64, 30, 7));
+            }
         }
     }
 
@@ -124,7 +129,11 @@ class GemmTest {
             float[] y = new float[m * n];
             Gemm.Path p = gemm.gemm(GgmlType.F32, MemorySegment.ofArray(w), m, k, n, MemorySegment.ofArray(x),
                     MemorySegment.ofArray(y));
-            assertEquals(Gemm.Path.VECTOR, p);
+            assertEquals(Gemm.Path.VECTOR_GEMM, p, "heap segments: no oneDNN; m >= 2: the Vector API GEMM");
+            check(GgmlType.F32, w, m, k, n, x, y);
+            p = gemm.gemm(GgmlType.F32, MemorySegment.ofArray(w), 1, k, n, MemorySegment.ofArray(x),
+                    MemorySegment.ofArray(y));
+            assertEquals(Gemm.Path.VECTOR, p, "heap segments, m = 1: the GEMV");
             check(GgmlType.F32, w, m, k, n, x, y);
             assertEquals(0, gemm.primitivesCreated());
         }
