@@ -137,4 +137,74 @@ public class GemmBenchmark {
         }
         return y.getAtIndex(ValueLayout.JAVA_FLOAT, 0);
     }
+
+    /**
+     * A second measurement that survives a shared, oversubscribed machine: per call, the wall time and
+     * the whole process's CPU time (so oneDNN's OpenMP threads and the panel workers are counted), as
+     * {@code GFLOP/s} on the wall clock and per CPU-second. On a quiet machine with {@code t} free
+     * cores, a path that keeps {@code t} threads busy runs at about {@code t ×} its per-CPU-second rate;
+     * under contention the wall figure drops while the per-CPU-second one does not (much).
+     *
+     * <pre>java -cp tests/target/benchmarks.jar dev.isthmus.bench.GemmBenchmark\$CpuTime TYPE M K N THREADS IMPL[,IMPL..] [SECONDS]</pre>
+     * IMPL as {@link GemmBenchmark#impl}. Same data, same setup as the JMH benchmark.
+     */
+    public static final class CpuTime {
+        private CpuTime() {
+        }
+
+        /**
+         * Runs the measurement and prints one line per implementation.
+         *
+         * @param args type, m, k, n, threads, comma-separated implementations, optional seconds per round
+         */
+        public static void main(String[] args) throws Throwable {
+            if (args.length < 6) {
+                System.err.println("usage: TYPE M K N THREADS IMPL[,IMPL..] [SECONDS]");
+                System.exit(2);
+            }
+            Object os = Class.forName("java.lang.management.ManagementFactory").getMethod("getOperatingSystemMXBean")
+                    .invoke(null);
+            java.lang.reflect.Method cpu = Class.forName("com.sun.management.OperatingSystemMXBean")
+                    .getMethod("getProcessCpuTime");
+            double seconds = args.length > 6 ? Double.parseDouble(args[6]) : 2;
+            for (String impl : args[5].split(",")) {
+                GemmBenchmark b = new GemmBenchmark();
+                b.type = args[0];
+                b.m = Integer.parseInt(args[1]);
+                b.shape = args[2] + "x" + args[3];
+                b.threads = Integer.parseInt(args[4]);
+                b.impl = impl;
+                b.setUp();
+                try {
+                    double flops = 2.0 * b.m * b.k * b.n;
+                    long end = System.nanoTime() + (long) (seconds * 1e9);
+                    while (System.nanoTime() < end) {      // warm-up round
+                        b.gemm();
+                    }
+                    double bestWall = Double.MAX_VALUE;
+                    double bestCpu = Double.MAX_VALUE;
+                    for (int round = 0; round < 3; round++) {
+                        long calls = 0;
+                        long c0 = (long) cpu.invoke(os);
+                        long t0 = System.nanoTime();
+                        end = t0 + (long) (seconds * 1e9);
+                        long t;
+                        do {
+                            b.gemm();
+                            calls++;
+                            t = System.nanoTime();
+                        } while (t < end);
+                        long c1 = (long) cpu.invoke(os);
+                        bestWall = Math.min(bestWall, (double) (t - t0) / calls);
+                        bestCpu = Math.min(bestCpu, (double) (c1 - c0) / calls);
+                    }
+                    System.out.printf("CPUTIME %s %s m=%d k=%d n=%d threads=%d: wall %.3f ms (%.1f GFLOP/s), "
+                            + "cpu %.3f ms (%.1f GFLOP/s per CPU-second)%n", b.type, impl, b.m, b.k, b.n, b.threads,
+                            bestWall / 1e6, flops / bestWall, bestCpu / 1e6, flops / bestCpu);
+                } finally {
+                    b.tearDown();
+                }
+            }
+        }
+    }
 }
