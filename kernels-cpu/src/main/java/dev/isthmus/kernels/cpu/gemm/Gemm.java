@@ -79,7 +79,7 @@ public final class Gemm implements AutoCloseable {
     public enum Policy {
         /** The measured winner per (type, m) ({@link #measuredChoice}), oneDNN only where available. */
         AUTO,
-        /** oneDNN for F32/F16/BF16 whenever it can (benchmarks, tests). */
+        /** The direct oneDNN matmul for F32/F16/BF16 whenever it can, other types as {@link #AUTO} (tests). */
         PREFER_ONEDNN,
         /** Never oneDNN, never panels: the row-by-row GEMV ({@link Path#VECTOR}) for every m. */
         VECTOR_ONLY,

@@ -70,7 +70,11 @@ final class PanelGemm implements AutoCloseable {
         return threads;
     }
 
-    /** Weight rows per panel for a reduction length k: fits {@code panelBytes} as floats, multiple of 3 (8 when large), and leaves at least 2 panels per thread. */
+    /**
+     * Weight rows per panel for a reduction length k: as many f32 rows as fit {@code panelBytes}, at
+     * most {@code n / (2 * threads)} (two panels per thread at least), a multiple of 24 from 24 rows
+     * (3-row register tiles, 8-float oneDNN blocks), else of 3; never below 3 rows unless n is.
+     */
     int rowsPerPanel(int k, int n) {
         int r = (int) Math.max(1, panelBytes / (4L * Math.max(1, k)));
         int perThread = (n + 2 * threads - 1) / (2 * threads);
