@@ -231,21 +231,13 @@ public final class Gemm implements AutoCloseable {
     static final int ONEDNN_DENSE_MIN_M = 32;
     /** The smallest m for which oneDNN panels beat the Vector API GEMM on quantized weights. */
     static final int ONEDNN_PANELS_MIN_M = 64;
-    /**
-     * The largest k for which oneDNN panels beat the Vector API GEMM (at k = 8192 a 256 KiB panel is
-     * 6 rows, too narrow for oneDNN's kernel: the Vector API GEMM won there).
-     */
-    public static final int ONEDNN_PANELS_MAX_K = 4096;
 
     /** True when oneDNN can be used by this process at all. */
     public static boolean onednnAvailable() {
         return DnnlLibrary.availability().available();
     }
 
-    /**
-     * The path a call with this type and m would take (with native segments), for
-     * {@code k <= }{@link #ONEDNN_PANELS_MAX_K}; see {@link #pathFor(GgmlType, int, int)}.
-     */
+    /** The path a call with this type and m would take (with native segments). */
     public Path pathFor(GgmlType type, int m) {
         Objects.requireNonNull(type, "type");
         boolean dense = dnnlType(type) != null;
@@ -261,19 +253,6 @@ public final class Gemm implements AutoCloseable {
             }
             case AUTO -> auto(type, m);
         };
-    }
-
-    /**
-     * The path a call with this type, m and k would take (with native segments): {@link #pathFor(GgmlType, int)},
-     * except that {@link Policy#AUTO} takes {@link Path#VECTOR_GEMM} rather than
-     * {@link Path#ONEDNN_PANELS} when {@code k > }{@link #ONEDNN_PANELS_MAX_K}.
-     */
-    public Path pathFor(GgmlType type, int m, int k) {
-        Path p = pathFor(type, m);
-        if (p == Path.ONEDNN_PANELS && policy != Policy.PANELS_ONEDNN && k > ONEDNN_PANELS_MAX_K) {
-            return Path.VECTOR_GEMM;
-        }
-        return p;
     }
 
     private Path auto(GgmlType type, int m) {
@@ -347,7 +326,7 @@ public final class Gemm implements AutoCloseable {
         if (y.isReadOnly()) {
             throw new IllegalArgumentException("y is read-only");
         }
-        Path path = k == 0 ? Path.VECTOR : pathFor(type, m, k);
+        Path path = k == 0 ? Path.VECTOR : pathFor(type, m);
         switch (path) {
             case ONEDNN -> {
                 if (weights.isNative() && x.isNative() && y.isNative() && onednn(type, weights, m, k, n, x, y)) {

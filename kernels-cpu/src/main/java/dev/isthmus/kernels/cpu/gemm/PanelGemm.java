@@ -30,6 +30,8 @@ final class PanelGemm implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PanelGemm.class.getName());
     /** Idle oneDNN primitives a worker keeps (shapes {@code (m, k, p)}). */
     private static final int PRIMITIVES_PER_WORKER = 16;
+    /** The narrowest oneDNN panel, whatever the byte budget. */
+    static final int ONEDNN_MIN_ROWS = 24;
 
     private final int threads;
     private final int panelBytes;
@@ -73,10 +75,15 @@ final class PanelGemm implements AutoCloseable {
     /**
      * Weight rows per panel for a reduction length k: as many f32 rows as fit {@code panelBytes}, at
      * most {@code n / (2 * threads)} (two panels per thread at least), a multiple of 24 from 24 rows
-     * (3-row register tiles, 8-float oneDNN blocks), else of 3; never below 3 rows unless n is.
+     * (3-row register tiles, 8-float oneDNN blocks), else of 3; never below 3 rows unless n is, nor
+     * below {@link #ONEDNN_MIN_ROWS} for oneDNN (narrower oneDNN calls were twice as slow at k = 8192,
+     * where a 256 KiB panel is 6 rows).
      */
-    int rowsPerPanel(int k, int n) {
+    int rowsPerPanel(int k, int n, boolean onednn) {
         int r = (int) Math.max(1, panelBytes / (4L * Math.max(1, k)));
+        if (onednn) {
+            r = Math.max(r, ONEDNN_MIN_ROWS);
+        }
         int perThread = (n + 2 * threads - 1) / (2 * threads);
         r = Math.min(r, Math.max(3, perThread));
         r = r >= 24 ? r / 24 * 24 : Math.max(3, r / 3 * 3);
@@ -101,7 +108,7 @@ final class PanelGemm implements AutoCloseable {
             this.n = n;
             this.x = x;
             this.y = y;
-            this.rowsPerPanel = rowsPerPanel(k, n);
+            this.rowsPerPanel = rowsPerPanel(k, n, onednn);
             this.panels = (n + rowsPerPanel - 1) / rowsPerPanel;
             if (!onednn) {
                 long len = (long) m * k;

@@ -82,11 +82,12 @@ class GemmPanelTest {
     @Test
     void panelRowsFitTheBudgetAndSplitTheWork() {
         PanelGemm pg = new PanelGemm(2, 256 * 1024);
-        assertEquals(24, pg.rowsPerPanel(2048, 2048));     // 32 rows fit, rounded to 24
-        assertEquals(6, pg.rowsPerPanel(8192, 2048));      // 8 fit, rounded to a multiple of 3
-        assertEquals(3, pg.rowsPerPanel(100_000, 2048));   // never fewer than 3 (one tile) ...
-        assertEquals(2, pg.rowsPerPanel(100_000, 2));      // ... unless W has fewer rows
-        assertEquals(3, pg.rowsPerPanel(64, 10));          // 10 rows over 2 threads: >= 2 panels per thread
+        assertEquals(24, pg.rowsPerPanel(2048, 2048, false));     // 32 rows fit, rounded to 24
+        assertEquals(6, pg.rowsPerPanel(8192, 2048, false));      // 8 fit, rounded to a multiple of 3
+        assertEquals(24, pg.rowsPerPanel(8192, 2048, true));      // oneDNN: never narrower than 24
+        assertEquals(3, pg.rowsPerPanel(100_000, 2048, false));   // never fewer than 3 (one tile) ...
+        assertEquals(2, pg.rowsPerPanel(100_000, 2, true));       // ... unless W has fewer rows
+        assertEquals(3, pg.rowsPerPanel(64, 10, true));           // 10 rows over 2 threads: >= 2 panels each
         pg.close();
     }
 

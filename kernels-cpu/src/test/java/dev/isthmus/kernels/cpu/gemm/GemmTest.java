@@ -103,8 +103,7 @@ class GemmTest {
             assertEquals(Gemm.Path.VECTOR, Gemm.measuredChoice(GgmlType.Q4_K, 1));
             assertEquals(Gemm.Path.VECTOR_GEMM, Gemm.measuredChoiceWithoutOnednn(GgmlType.Q4_K, 64));
             if (Gemm.onednnAvailable()) {
-                assertEquals(Gemm.Path.ONEDNN_PANELS, gemm.pathFor(GgmlType.Q4_K, 64, 2048));
-                assertEquals(Gemm.Path.VECTOR_GEMM, gemm.pathFor(GgmlType.Q4_K, 64, 8192), "k above the panel limit");
+                assertEquals(Gemm.Path.ONEDNN_PANELS, gemm.pathFor(GgmlType.Q4_K, 64));
                 assertEquals(Gemm.Path.ONEDNN_PANELS, runAndCheck(gemm, GgmlType.Q4_0, 64, 64, 30, 7));
             }
         }
