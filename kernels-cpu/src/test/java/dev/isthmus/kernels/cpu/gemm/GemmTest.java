@@ -78,11 +78,13 @@ class GemmTest {
 
     @ParameterizedTest(name = "{0} m={1} k={2} n={3}")
     @MethodSource("quantCases")
-    void quantizedAlwaysVectorAndMatchesReference(GgmlType type, int m, int k, int n) {
+    void quantizedFollowsTheTableAndMatchesReference(GgmlType type, int m, int k, int n) {
         try (Gemm gemm = new Gemm(Gemm.Policy.PREFER_ONEDNN, null, 4)) {
-            assertEquals(Gemm.Path.VECTOR, gemm.pathFor(type, m));
-            assertEquals(Gemm.Path.VECTOR, runAndCheck(gemm, type, m, k, n, seed(type, m, k, n)));
-            assertEquals(0, gemm.primitivesCreated());
+            Gemm.Path want = Gemm.onednnAvailable() ? Gemm.measuredChoice(type, m)
+                    : Gemm.measuredChoiceWithoutOnednn(type, m);
+            assertEquals(want, gemm.pathFor(type, m));
+            assertEquals(want, runAndCheck(gemm, type, m, k, n, seed(type, m, k, n)));
+            assertEquals(0, gemm.primitivesCreated(), "quantized types never use the direct oneDNN path");
         }
     }
 
@@ -91,12 +93,19 @@ class GemmTest {
         try (Gemm gemm = new Gemm()) {
             for (GgmlType t : DENSE) {
                 for (int m : new int[] {1, 17}) {
-                    Gemm.Path want = Gemm.onednnAvailable() ? Gemm.measuredChoice(t, m) : Gemm.Path.VECTOR;
+                    Gemm.Path want = Gemm.onednnAvailable() ? Gemm.measuredChoice(t, m)
+                            : Gemm.measuredChoiceWithoutOnednn(t, m);
                     assertEquals(want, gemm.pathFor(t, m));
                     assertEquals(want, runAndCheck(gemm, t, m, 96, 130, seed(t, m, 96, 130)));
                 }
             }
-            assertEquals(Gemm.Path.VECTOR, Gemm.measuredChoice(GgmlType.Q4_K, 64));
+            assertEquals(Gemm.Path.ONEDNN_PANELS, Gemm.measuredChoice(GgmlType.Q4_K, 64));
+            assertEquals(Gemm.Path.VECTOR, Gemm.measuredChoice(GgmlType.Q4_K, 1));
+            assertEquals(Gemm.Path.VECTOR_GEMM, Gemm.measuredChoiceWithoutOnednn(GgmlType.Q4_K, 64));
+            if (Gemm.onednnAvailable()) {
+                assertEquals(Gemm.Path.ONEDNN_PANELS, gemm.pathFor(GgmlType.Q4_K, 64));
+                assertEquals(Gemm.Path.ONEDNN_PANELS, runAndCheck(gemm, GgmlType.Q4_0, 64, 64, 30, 7));
+            }
         }
     }
 
@@ -119,7 +128,11 @@ class GemmTest {
             float[] y = new float[m * n];
             Gemm.Path p = gemm.gemm(GgmlType.F32, MemorySegment.ofArray(w), m, k, n, MemorySegment.ofArray(x),
                     MemorySegment.ofArray(y));
-            assertEquals(Gemm.Path.VECTOR, p);
+            assertEquals(Gemm.Path.VECTOR_GEMM, p, "heap segments: no oneDNN; m >= 2: the Vector API GEMM");
+            check(GgmlType.F32, w, m, k, n, x, y);
+            p = gemm.gemm(GgmlType.F32, MemorySegment.ofArray(w), 1, k, n, MemorySegment.ofArray(x),
+                    MemorySegment.ofArray(y));
+            assertEquals(Gemm.Path.VECTOR, p, "heap segments, m = 1: the GEMV");
             check(GgmlType.F32, w, m, k, n, x, y);
             assertEquals(0, gemm.primitivesCreated());
         }
