@@ -6,6 +6,7 @@ open module dev.isthmus.tests {
     requires dev.isthmus.nativebindings;
     requires jmh.core;
     requires com.fasterxml.jackson.databind;
+    requires java.compiler;
 
     uses dev.isthmus.memory.BackendProvider;
 }
