@@ -48,6 +48,7 @@ public final class MemoryBandwidth {
             t.setDaemon(true);
             return t;
         })) {
+            warmUp(arena);
             MemorySegment buf = arena.allocate(total, 64);
             // Fill with small non-zero values so that pages are really backed.
             for (long i = 0; i < total; i += 4096) {
@@ -79,6 +80,22 @@ public final class MemoryBandwidth {
             throw new IllegalStateException("bandwidth measurement interrupted", e);
         } catch (ExecutionException e) {
             throw new IllegalStateException("bandwidth measurement failed", e.getCause());
+        }
+    }
+
+    /**
+     * Gets {@link #sum} compiled before it is timed: one long call per pass would otherwise run it
+     * interpreted (boxing every vector) or as an on-stack-replacement compile, and report a fraction
+     * of the real bandwidth.
+     */
+    private static void warmUp(Arena arena) {
+        MemorySegment small = arena.allocate(4096, 64);
+        float sink = 0;
+        for (int i = 0; i < 30_000; i++) {
+            sink += sum(small);
+        }
+        if (Float.isNaN(sink)) {
+            throw new AssertionError("unreachable: keeps the sums alive");
         }
     }
 
