@@ -33,15 +33,17 @@ for j in runtime/target/lib/*.jar; do
 done
 # Always (incrementally) compile the test classes: a stale target/test-classes would pack old tests.
 ./mvnw -B -q test-compile -pl native-bindings,kernels-gpu,runtime,tests -am
-for m in native-bindings kernels-gpu runtime tests; do
+for m in native-bindings kernels-gpu runtime; do
   (cd "$m/target/test-classes" && "$JAVA_HOME/bin/jar" cf "$root/$out/test/$m-tests.jar" .)
 done
+# the tests module's classes stay a folder: its fixture tests read resources as files (Path.of(URI))
+rm -rf "$out/test/tests-classes"; cp -r tests/target/test-classes "$out/test/tests-classes"
 cat > "$out/run-tests.sh" <<'EOS'
 #!/bin/sh
 # On the GPU machine, from the repository root: sh .device/run-tests.sh [junit console args]
 set -e
 [ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
-cp=$(ls .device/lib/*.jar .device/test/*.jar | tr '\n' ':')
+cp=$(ls .device/lib/*.jar .device/test/*.jar | tr '\n' ':').device/test/tests-classes
 [ $# -gt 0 ] || set -- --scan-class-path
 exec /tmp/jre/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
   -jar .device/junit-platform-console-standalone-*.jar execute --class-path "$cp" \
