@@ -397,6 +397,11 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("rope on " + x + " with " + heads + " heads of " + headDim + ", "
                     + positions.length + " positions, rotary dim " + spec.rotaryDim());
         }
+        for (int p : positions) {
+            if (p < 0) {
+                throw new IllegalArgumentException("rope: negative position " + p);
+            }
+        }
         dev(x, "x");
         if (x.rows() == 0) {
             return;
@@ -475,7 +480,9 @@ public final class CudaBackend implements Backend {
     public int argmax(Tensor x, int row) {
         open();
         f32(x, "x");
-        Objects.checkIndex(row, x.rows());
+        if (row < 0 || row >= x.rows()) {
+            throw new IllegalArgumentException("argmax of row " + row + " of " + x);
+        }
         if (x.cols() == 0) {
             throw new IllegalArgumentException("argmax of an empty row of " + x);
         }
@@ -485,11 +492,19 @@ public final class CudaBackend implements Backend {
         return host.get(I32, 0);
     }
 
+    private static void checkLayer(KvBlockPool pool, int layer) {
+        if (layer < 0 || layer >= pool.config().layerCount()) {
+            throw new IllegalArgumentException("no layer " + layer + " in a KV pool of " + pool.config().layerCount()
+                    + " layers");
+        }
+    }
+
     @Override
     public void storeKv(KvSequence seq, int layer, int firstPosition, Tensor k, Tensor v) {
         open();
         sameShape(k, v, "storeKv");
         KvBlockPool pool = ownPool(seq);
+        checkLayer(pool, layer);
         KvCacheConfig.LayerSpec ls = pool.config().layer(layer);
         int hd = ls.headDim();
         if (k.cols() != ls.kvHeads() * hd) {
@@ -522,6 +537,7 @@ public final class CudaBackend implements Backend {
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
         int hd = spec.headDim();
+        checkLayer(pool, layer);
         KvCacheConfig.LayerSpec ls = pool.config().layer(layer);
         if ((long) heads * hd != q.cols() || ls.kvHeads() != kvHeads || ls.headDim() != hd) {
             throw new IllegalArgumentException("attention of " + q + " (" + heads + " heads of " + hd + ") over a layer of "
@@ -538,9 +554,18 @@ public final class CudaBackend implements Backend {
                     + seq.length() + " tokens");
         }
         int live = seq.firstLiveToken(layer);
-        if (n > 0 && live > firstPosition) {
-            throw new IllegalArgumentException("the query at " + firstPosition + " needs keys before " + live
-                    + ", which layer " + layer + " already released (sliding window)");
+        // the oldest key the first query sees under the spec's masks (as the CPU backend)
+        int lo = 0;
+        if (spec.slidingWindow() > 0) {
+            lo = Math.max(lo, firstPosition - spec.slidingWindow() + 1);
+        }
+        if (spec.chunkSize() > 0) {
+            lo = Math.max(lo, firstPosition / spec.chunkSize() * spec.chunkSize());
+        }
+        if (n > 0 && lo < live) {
+            throw new IllegalArgumentException("the query at " + firstPosition + " reads keys from position " + lo
+                    + ", but layer " + layer + " released every key before " + live
+                    + " (the spec's window is wider than the layer's)");
         }
         dev(q, "q");
         dev(out, "out");
