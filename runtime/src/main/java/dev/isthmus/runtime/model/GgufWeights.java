@@ -5,7 +5,6 @@ import dev.isthmus.gguf.GgufFile;
 import dev.isthmus.gguf.GgufTensorInfo;
 import dev.isthmus.gguf.quant.Dequantize;
 import dev.isthmus.runtime.convert.Family;
-import java.util.Arrays;
 import java.util.Optional;
 
 /**
@@ -50,25 +49,15 @@ final class GgufWeights implements Weights {
 
     @Override
     public float[] get(String hfName, long... shape) {
-        String gguf = family.names().toGguf(hfName).orElseThrow(() -> new ModelFormatException(file.path(), -1,
-                "the " + family.arch() + " name table has no GGUF name for '" + hfName + "'"));
-        GgufTensorInfo t = file.tensor(gguf).orElseThrow(() -> new ModelFormatException(file.path(), -1,
-                "missing tensor '" + gguf + "' (HF '" + hfName + "')"));
-        long[] ne = t.shape();
-        long[] hf = new long[ne.length];
-        for (int i = 0; i < ne.length; i++) {
-            hf[i] = ne[ne.length - 1 - i];
-        }
-        if (!Arrays.equals(hf, shape)) {
-            throw new ModelFormatException(file.path(), t.absoluteOffset(), "tensor '" + gguf + "' has ne "
-                    + Arrays.toString(ne) + " (HF shape " + Arrays.toString(hf) + "), the metadata implies HF shape "
-                    + Arrays.toString(shape));
-        }
-        if (t.elementCount() > Integer.MAX_VALUE - 8) {
-            throw new ModelFormatException(file.path(), t.absoluteOffset(), "tensor '" + gguf
+        // name mapping, presence, shape and type checks are the fast path's (StoredTensors.Gguf)
+        StoredTensors.Raw raw = new StoredTensors.Gguf(file, family).raw(hfName, shape);
+        long elements = (long) raw.rows() * raw.cols();
+        if (elements > Integer.MAX_VALUE - 8) {
+            throw new ModelFormatException(file.path(), -1, "tensor '" + raw.name()
                     + "' is too large for the reference path");
         }
-        float[] out = Dequantize.toFloats(t.type(), file.tensorData(t), t.elementCount());
+        float[] out = Dequantize.toFloats(dev.isthmus.gguf.GgmlType.byId(raw.type().ggmlId()).orElseThrow(),
+                raw.bytes(), elements);
         if (family.permuteQk()) {
             if (hfName.endsWith("self_attn.q_proj.weight") || hfName.endsWith("self_attn.q_proj.bias")) {
                 out = unpermute(out, shape[0], heads);
