@@ -143,6 +143,15 @@ public final class Engine implements AutoCloseable {
      * @throws IllegalArgumentException if the template refuses the conversation or fails (its message)
      */
     public String renderChat(List<Message> messages) {
+        return renderChat(messages, null);
+    }
+
+    /**
+     * As {@link #renderChat(List)}, with tool definitions passed to the template as {@code tools}
+     * (JSON-schema style maps, as the model's template expects them; null for none). The fallback
+     * format without a template ignores them.
+     */
+    public String renderChat(List<Message> messages, List<Map<String, Object>> tools) {
         checkOpen();
         Objects.requireNonNull(messages, "messages");
         if (templateSource == null) {
@@ -162,9 +171,10 @@ public final class Engine implements AutoCloseable {
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", m.role());
             map.put("content", m.content());
+            map.putAll(m.fields());
             maps.add(map);
         }
-        return t.render(maps, null, true, templateSource.specialTokens(), Map.of());
+        return t.render(maps, tools, true, templateSource.specialTokens(), Map.of());
     }
 
     /** Generates a continuation of {@code prompt} on the calling thread. */
@@ -175,6 +185,15 @@ public final class Engine implements AutoCloseable {
     /** Generates the assistant's reply to {@code messages} (rendered by the chat template) on the calling thread. */
     public Completion chat(List<Message> messages, Sampling sampling, Consumer<Token> onToken) {
         return run(new Generation(), encodeChat(messages), sampling, onToken);
+    }
+
+    /**
+     * The assistant's reply to {@code messages} with tool definitions (see {@link #renderChat(List, List)});
+     * a reply that calls a tool comes back as the text the model writes for it.
+     */
+    public Completion chat(List<Message> messages, List<Map<String, Object>> tools, Sampling sampling,
+                           Consumer<Token> onToken) {
+        return run(new Generation(), encodeChat(messages, tools), sampling, onToken);
     }
 
     /** Starts a continuation of {@code prompt} on the engine's threads. */
@@ -206,7 +225,11 @@ public final class Engine implements AutoCloseable {
     }
 
     private int[] encodeChat(List<Message> messages) {
-        String text = renderChat(messages);
+        return encodeChat(messages, null);
+    }
+
+    private int[] encodeChat(List<Message> messages, List<Map<String, Object>> tools) {
+        String text = renderChat(messages, tools);
         // templates write their own BOS text when they want one; special tokens in the rendered text are real
         return tokenizer.encode(text, templateSource == null, templateSource != null);
     }

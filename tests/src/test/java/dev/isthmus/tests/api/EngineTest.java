@@ -22,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -39,17 +40,28 @@ class EngineTest {
     static Path tmp;
     static Path model;
     static Path noTemplate;
+    static Path toolModel;
+
+    static final String CHAT = "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n"
+            + "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}";
+    static final String TOOLS = "{% for t in tools %}tool {{ t['function']['name'] }}: {{ t['function']['parameters'] "
+            + "| tojson }}\n{% endfor %}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}"
+            + "{% if m['tool_calls'] %}{% for c in m['tool_calls'] %}<call {{ c['function']['name'] }} "
+            + "{{ c['function']['arguments'] | tojson }}>{% endfor %}{% endif %}"
+            + "{% if m['tool_call_id'] %} (for {{ m['tool_call_id'] }}){% endif %}\n{% endfor %}"
+            + "{% if add_generation_prompt %}assistant:{% endif %}";
 
     static final int EOS = 257;
 
     @BeforeAll
     static void makeModel() throws IOException, URISyntaxException {
         Path fixture = Path.of(EngineTest.class.getResource("/fixtures/llama3").toURI());
-        model = copy(fixture, tmp.resolve("llama3-tok"), true);
-        noTemplate = copy(fixture, tmp.resolve("llama3-notemplate"), false);
+        model = copy(fixture, tmp.resolve("llama3-tok"), CHAT);
+        noTemplate = copy(fixture, tmp.resolve("llama3-notemplate"), null);
+        toolModel = copy(fixture, tmp.resolve("llama3-tools"), TOOLS);
     }
 
-    static Path copy(Path fixture, Path dir, boolean template) throws IOException {
+    static Path copy(Path fixture, Path dir, String template) throws IOException {
         Files.createDirectories(dir);
         for (String f : List.of("config.json", "model.safetensors")) {
             Files.copy(fixture.resolve(f), dir.resolve(f));
@@ -84,9 +96,8 @@ class EngineTest {
         Files.writeString(dir.resolve("tokenizer.json"), json.writeValueAsString(tok));
         ObjectNode cfg = json.createObjectNode();
         cfg.put("bos_token", "<s>").put("eos_token", "</s>").put("add_bos_token", true);
-        if (template) {
-            cfg.put("chat_template", "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n"
-                    + "{% endfor %}{% if add_generation_prompt %}[assistant] {% endif %}");
+        if (template != null) {
+            cfg.put("chat_template", template);
         }
         Files.writeString(dir.resolve("tokenizer_config.json"), json.writeValueAsString(cfg));
         return dir;
@@ -146,9 +157,15 @@ class EngineTest {
     @Test
     void stopStringSplitAcrossTokensEndsTheTextBeforeIt() throws IOException {
         try (Engine e = Isthmus.builder().model(model).threads(1).build()) {
-            Sampling greedy = noEos(Sampling.greedy().maxTokens(16));
+            // only the byte tokens 'a'..'z' (ids are byte values here): the text is one character a token
+            Sampling greedy = Sampling.defaults().temperature(1.5).topK(0).topP(1).minP(0).seed(3).maxTokens(16);
+            for (int id = 0; id < 320; id++) {
+                if (id < 'a' || id > 'z') {
+                    greedy = greedy.logitBias(id, -1000f);
+                }
+            }
             Completion full = e.complete("xyz", greedy, null);
-            // byte tokens: 3 consecutive characters span at least 2 tokens
+            // 3 consecutive characters are 3 tokens
             String text = full.text();
             int at = -1;
             for (int i = 2; i + 3 <= text.length(); i++) {
@@ -158,7 +175,7 @@ class EngineTest {
                     break;
                 }
             }
-            org.junit.jupiter.api.Assumptions.assumeTrue(at > 0, "no clean 3-character stretch in " + text);
+            assertTrue(at > 0, "no 3-letter stretch first seen after 2 letters in " + text);
             String stop = text.substring(at, at + 3);
             StringBuilder streamed = new StringBuilder();
             Completion stopped = e.complete("xyz", greedy.stop(stop), t -> streamed.append(t.text()));
@@ -231,6 +248,36 @@ class EngineTest {
             assertTrue(!e.hasChatTemplate());
             assertEquals("system: Be brief.\nuser: Hi\nassistant:", e.renderChat(chat));
         }
+    }
+
+    /** A map that keeps its keys in the given order (tojson prints them in that order). */
+    static Map<String, Object> ordered(Object... kv) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    @Test
+    void toolDefinitionsAndToolCallsReachTheTemplate() throws IOException {
+        Map<String, Object> weather = ordered("type", "function", "function", ordered("name", "weather",
+                "parameters", ordered("type", "object", "properties", ordered("city", ordered("type", "string")))));
+        List<Message> chat = List.of(Message.user("Rain in Oslo?"),
+                Message.assistantToolCalls("", List.of(Map.of("type", "function", "function",
+                        Map.of("name", "weather", "arguments", Map.of("city", "Oslo"))))),
+                Message.tool("light rain").with("tool_call_id", "call-1"));
+        // byte-level tokens: the rendered chat is longer than the fixture's 128-token context, so truncate
+        try (Engine e = Isthmus.builder().model(toolModel).threads(1).truncatePrompts(true).build()) {
+            assertEquals("tool weather: {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}\n"
+                    // transformers renders with trim_blocks: the newline after "{% endif %}" goes
+                    + "user: Rain in Oslo?"
+                    + "assistant: <call weather {\"city\": \"Oslo\"}>"
+                    + "tool: light rain (for call-1)"
+                    + "assistant:", e.renderChat(chat, List.of(weather)));
+            assertEquals(2, e.chat(chat, List.of(weather), noEos(Sampling.greedy().maxTokens(2)), null).tokens().size());
+        }
+        assertThrows(IllegalArgumentException.class, () -> new Message("user", "x", Map.of("role", "system")));
     }
 
     @Test
