@@ -12,6 +12,7 @@ import dev.isthmus.memory.backend.Activation;
 import dev.isthmus.memory.backend.AttentionSpec;
 import dev.isthmus.memory.backend.Backend;
 import dev.isthmus.memory.backend.DType;
+import dev.isthmus.memory.backend.OpChecks;
 import dev.isthmus.memory.backend.RopeLayout;
 import dev.isthmus.memory.backend.RopeSpec;
 import dev.isthmus.memory.backend.Tensor;
@@ -240,17 +241,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void rope(Tensor x, int heads, int headDim, int[] positions, RopeSpec spec) {
         open();
-        f32(x, "x");
-        if (heads <= 0 || headDim <= 0 || (long) heads * headDim != x.cols() || positions.length != x.rows()
-                || spec.rotaryDim() > headDim) {
-            throw new IllegalArgumentException("rope on " + x + " with " + heads + " heads of " + headDim + ", "
-                    + positions.length + " positions, rotary dim " + spec.rotaryDim());
-        }
-        for (int p : positions) {
-            if (p < 0) {
-                throw new IllegalArgumentException("rope: negative position " + p);
-            }
-        }
+        OpChecks.rope(x, heads, headDim, positions, spec);
         int rotary = spec.rotaryDim();
         int half = rotary / 2;
         if (cos.length < rotary) {
@@ -377,10 +368,7 @@ public final class CpuBackend implements Backend {
     @Override
     public int argmax(Tensor x, int row) {
         open();
-        f32(x, "x");
-        if (row < 0 || row >= x.rows() || x.cols() == 0) {
-            throw new IllegalArgumentException("argmax of row " + row + " of " + x);
-        }
+        OpChecks.argmax(x, row);
         return VectorOps.argmax(x.data(), (long) row * x.cols(), x.cols());
     }
 
@@ -403,9 +391,7 @@ public final class CpuBackend implements Backend {
 
     private static KvCacheConfig.LayerSpec layer(KvSequence seq, int layer) {
         KvCacheConfig config = seq.pool().config();
-        if (layer < 0 || layer >= config.layerCount()) {
-            throw new IllegalArgumentException("layer " + layer + " is not in the cache's " + config.layerCount() + " layers");
-        }
+        OpChecks.layer(config, layer);
         return config.layer(layer);
     }
 
@@ -448,18 +434,11 @@ public final class CpuBackend implements Backend {
     }
 
     private static void f32(Tensor t, String name) {
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(name + " must be F32, not " + t);
-        }
+        OpChecks.f32(t, name);
     }
 
     private static void sameShape(Tensor x, Tensor y, String op) {
-        if (x.dtype() != DType.F32 || y.dtype() != DType.F32) {
-            throw new IllegalArgumentException(op + " inputs must be F32, not " + x + " and " + y);
-        }
-        if (x.rows() != y.rows() || x.cols() != y.cols()) {
-            throw new IllegalArgumentException(op + ": shapes differ, " + x + " and " + y);
-        }
+        OpChecks.sameShape(x, y, op);
     }
 
     @Override

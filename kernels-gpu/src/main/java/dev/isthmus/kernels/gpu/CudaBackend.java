@@ -4,6 +4,7 @@ import dev.isthmus.memory.backend.Activation;
 import dev.isthmus.memory.backend.AttentionSpec;
 import dev.isthmus.memory.backend.Backend;
 import dev.isthmus.memory.backend.DType;
+import dev.isthmus.memory.backend.OpChecks;
 import dev.isthmus.memory.backend.RopeLayout;
 import dev.isthmus.memory.backend.RopeSpec;
 import dev.isthmus.memory.backend.Tensor;
@@ -391,17 +392,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void rope(Tensor x, int heads, int headDim, int[] positions, RopeSpec spec) {
         open();
-        f32(x, "x");
-        if (heads <= 0 || headDim <= 0 || (long) heads * headDim != x.cols() || positions.length != x.rows()
-                || spec.rotaryDim() > headDim) {
-            throw new IllegalArgumentException("rope on " + x + " with " + heads + " heads of " + headDim + ", "
-                    + positions.length + " positions, rotary dim " + spec.rotaryDim());
-        }
-        for (int p : positions) {
-            if (p < 0) {
-                throw new IllegalArgumentException("rope: negative position " + p);
-            }
-        }
+        OpChecks.rope(x, heads, headDim, positions, spec);
         dev(x, "x");
         if (x.rows() == 0) {
             return;
@@ -479,13 +470,7 @@ public final class CudaBackend implements Backend {
     @Override
     public int argmax(Tensor x, int row) {
         open();
-        f32(x, "x");
-        if (row < 0 || row >= x.rows()) {
-            throw new IllegalArgumentException("argmax of row " + row + " of " + x);
-        }
-        if (x.cols() == 0) {
-            throw new IllegalArgumentException("argmax of an empty row of " + x);
-        }
+        OpChecks.argmax(x, row);
         dev(x, "x");
         IsthmusCuda.argmax(stream, x.data().asSlice(row * x.rowBytes(), x.rowBytes()), x.cols(), argmaxResult);
         CudaRuntime.cudaMemcpy(host, argmaxResult, 4, CudaRuntime.cudaMemcpyDeviceToHost);
@@ -493,10 +478,7 @@ public final class CudaBackend implements Backend {
     }
 
     private static void checkLayer(KvBlockPool pool, int layer) {
-        if (layer < 0 || layer >= pool.config().layerCount()) {
-            throw new IllegalArgumentException("no layer " + layer + " in a KV pool of " + pool.config().layerCount()
-                    + " layers");
-        }
+        OpChecks.layer(pool.config(), layer);
     }
 
     @Override
@@ -662,17 +644,11 @@ public final class CudaBackend implements Backend {
     }
 
     private static void f32(Tensor t, String name) {
-        if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException(name + " must be F32, not " + t);
-        }
+        OpChecks.f32(t, name);
     }
 
     private static void sameShape(Tensor x, Tensor y, String op) {
-        f32(x, op + " input");
-        f32(y, op + " input");
-        if (x.rows() != y.rows() || x.cols() != y.cols()) {
-            throw new IllegalArgumentException(op + ": shapes differ, " + x + " and " + y);
-        }
+        OpChecks.sameShape(x, y, op);
     }
 
     /** Device allocations this backend holds now (weights, activations, KV pools), for tests and logs. */
