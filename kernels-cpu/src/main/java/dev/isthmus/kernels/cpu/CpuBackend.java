@@ -69,9 +69,10 @@ public final class CpuBackend implements Backend {
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0: " + threads);
         }
-        this.pool = new MatVecPool(threads == 0 ? MatVecPool.physicalCores() : threads);
+        // one set of threads for every op: the matvecs run on the op pool's workers
+        this.ops = new OpPool(threads == 0 ? MatVecPool.physicalCores() : threads);
+        this.pool = new MatVecPool(ops);
         this.gemm = new Gemm(Gemm.Policy.AUTO, pool, Gemm.DEFAULT_CACHE_CAPACITY);
-        this.ops = new OpPool(pool.threads());
         this.attention = new PagedAttention(ops);
     }
 

@@ -1,6 +1,7 @@
 package dev.isthmus.kernels.cpu.matvec;
 
 import dev.isthmus.gguf.GgmlType;
+import dev.isthmus.kernels.cpu.ops.OpPool;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.DirectoryStream;
@@ -8,29 +9,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
+import java.util.Objects;
 
 /**
- * A fixed set of threads that computes {@link MatVec#matvec} with the rows split into chunks.
+ * Computes {@link MatVec#matvec} with the rows split into chunks over the threads of an
+ * {@link OpPool} (the backend's one pool, shared with the other ops, or a pool of its own).
  *
- * <p>The calling thread works too, so a pool of {@code n} threads starts {@code n - 1} daemon
- * workers. Chunks are handed out through an atomic counter (a slow core simply takes fewer). A call
- * publishes its arguments in fields, wakes the workers with {@link LockSupport#unpark} and waits the
- * same way: nothing is allocated per call (no tasks, futures or lambdas), which a test checks.
- * Calls from several threads are serialized. Each row is computed by the same code as in
- * {@link MatVec#matvec} (or {@link MatVec#matvecQ8} for {@link #matvecQ8}, with {@code x} quantized
- * once by the caller) whatever the thread count, so results agree with it (bit for bit once both
- * run compiled code; the interpreter's lane reduction may differ in the last bits).
+ * <p>The calling thread works too. Chunks are handed out through the pool's atomic counter (a slow
+ * core simply takes fewer); nothing is allocated per call (the job is this object, its arguments
+ * are fields), which a test checks. Calls from several threads are serialized. Each row is computed
+ * by the same code as in {@link MatVec#matvec} (or {@link MatVec#matvecQ8} for {@link #matvecQ8},
+ * with {@code x} quantized once by the caller) whatever the thread count, so results agree with it
+ * (bit for bit once both run compiled code; the interpreter's lane reduction may differ in the last
+ * bits).
  */
-public final class MatVecPool implements AutoCloseable {
+public final class MatVecPool implements AutoCloseable, OpPool.Job {
 
-    private final int threads;
-    private final Thread[] workers;
-    private final AtomicInteger nextChunk = new AtomicInteger();
-    private final AtomicInteger running = new AtomicInteger();
+    private final OpPool pool;
+    private final boolean ownsPool;
+    private final Thread probe;
 
-    // The job; written by the caller before the volatile write of generation, read after its read.
+    // The job; written by the caller before OpPool.run publishes it.
     private GgmlType type;
     private MemorySegment weights;
     private MemorySegment x;
@@ -38,15 +37,10 @@ public final class MatVecPool implements AutoCloseable {
     private int rows;
     private int cols;
     private int chunkRows;
-    private int chunks;
     private boolean exact;
     /** x quantized once per call by the caller, for the integer kernels; read by every thread. */
     private final Q8Activations activations = new Q8Activations();
-
-    private volatile int generation;
-    private volatile Thread waiter;
     private volatile boolean closed;
-    private volatile Throwable failure;
 
     /** A pool with one thread per physical core (see {@link #physicalCores()}). */
     public MatVecPool() {
@@ -54,29 +48,36 @@ public final class MatVecPool implements AutoCloseable {
     }
 
     /**
-     * A pool of {@code threads} threads, the caller included.
+     * A pool of {@code threads} threads of its own, the caller included.
      *
      * @throws IllegalArgumentException if {@code threads < 1}
      */
     public MatVecPool(int threads) {
+        this(newPool(threads), true);
+    }
+
+    /** Runs on {@code shared}'s threads; {@link #close()} leaves {@code shared} open. */
+    public MatVecPool(OpPool shared) {
+        this(Objects.requireNonNull(shared, "shared"), false);
+    }
+
+    private MatVecPool(OpPool pool, boolean owns) {
+        this.pool = pool;
+        this.ownsPool = owns;
+        // a thread that is not the caller: segments must be accessible from the workers
+        this.probe = pool.threads() > 1 ? new Thread(() -> { }) : null;
+    }
+
+    private static OpPool newPool(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("a pool needs at least one thread, not " + threads);
         }
-        this.threads = threads;
-        this.workers = new Thread[threads - 1];
-        for (int i = 0; i < workers.length; i++) {
-            Thread t = new Thread(this::work, "isthmus-matvec-" + (i + 1));
-            t.setDaemon(true);
-            workers[i] = t;
-        }
-        for (Thread t : workers) {
-            t.start();
-        }
+        return new OpPool(threads);
     }
 
     /** Threads that work on a call, the caller included. */
     public int threads() {
-        return threads;
+        return pool.threads();
     }
 
     /**
@@ -132,8 +133,8 @@ public final class MatVecPool implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("MatVecPool is closed");
             }
-            if (workers.length > 0 && !(weights.isAccessibleBy(workers[0]) && x.isAccessibleBy(workers[0])
-                    && y.isAccessibleBy(workers[0]))) {
+            if (probe != null && !(weights.isAccessibleBy(probe) && x.isAccessibleBy(probe)
+                    && y.isAccessibleBy(probe))) {
                 throw new IllegalArgumentException("segments passed to a MatVecPool must be accessible from its "
                         + "worker threads (not confined to the caller: use a shared, global or automatic arena)");
             }
@@ -141,7 +142,7 @@ public final class MatVecPool implements AutoCloseable {
             if (q8) {
                 activations.quantize(x, cols);
             }
-            if (workers.length == 0 || rows < 2) {
+            if (pool.threads() == 1 || rows < 2) {
                 if (q8) {
                     Q8Kernels.rows(type, weights, cols, activations, y, 0, rows);
                 } else {
@@ -157,98 +158,35 @@ public final class MatVecPool implements AutoCloseable {
             this.rows = rows;
             this.cols = cols;
             // About four chunks a thread, so that an interrupted or slower core is evened out.
-            int target = threads * 4;
+            int target = pool.threads() * 4;
             this.chunkRows = Math.max(1, (rows + target - 1) / target);
-            this.chunks = (rows + chunkRows - 1) / chunkRows;
-            this.failure = null;
-            nextChunk.set(0);
-            running.set(workers.length);
-            waiter = Thread.currentThread();
-            generation = generation + 1; // publishes the job
-            for (Thread t : workers) {
-                LockSupport.unpark(t);
-            }
-            Throwable mine = null;
+            int chunks = (rows + chunkRows - 1) / chunkRows;
             try {
-                runChunks();
-            } catch (Throwable t) {
-                mine = t;
-            }
-            // Spin briefly (workers usually finish together), then park.
-            for (int spin = 0; running.get() != 0; spin++) {
-                if (spin < 256) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.park(this);
-                }
-            }
-            this.weights = null;
-            this.x = null;
-            this.y = null;
-            Throwable theirs = failure;
-            if (mine != null) {
-                rethrow(mine);
-            }
-            if (theirs != null) {
-                throw new IllegalStateException("matvec worker failed", theirs);
+                pool.run(this, chunks);
+            } finally {
+                this.weights = null;
+                this.x = null;
+                this.y = null;
             }
         }
     }
 
-    private static void rethrow(Throwable t) {
-        if (t instanceof RuntimeException e) {
-            throw e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        throw new IllegalStateException(t);
-    }
-
-    private void runChunks() {
-        GgmlType t = type;
-        MemorySegment w = weights;
-        MemorySegment xs = x;
-        MemorySegment ys = y;
-        int n = rows;
-        int c = cols;
-        int per = chunkRows;
-        int total = chunks;
-        boolean floatX = exact;
-        for (int k; (k = nextChunk.getAndIncrement()) < total; ) {
-            int r0 = k * per;
-            if (floatX) {
-                MatVec.rows(t, w, c, xs, ys, r0, Math.min(n, r0 + per));
-            } else {
-                Q8Kernels.rows(t, w, c, activations, ys, r0, Math.min(n, r0 + per));
-            }
+    /** One chunk of the published call (the {@link OpPool.Job} contract; not for other callers). */
+    @Override
+    public void run(int chunk, int worker) {
+        int r0 = chunk * chunkRows;
+        int r1 = Math.min(rows, r0 + chunkRows);
+        if (exact) {
+            MatVec.rows(type, weights, cols, x, y, r0, r1);
+        } else {
+            Q8Kernels.rows(type, weights, cols, activations, y, r0, r1);
         }
     }
 
-    private void work() {
-        int seen = 0;
-        while (true) {
-            int g = generation;
-            if (closed) {
-                return;
-            }
-            if (g == seen) {
-                LockSupport.park(this);
-                continue;
-            }
-            seen = g;
-            try {
-                runChunks();
-            } catch (Throwable t) {
-                failure = t;
-            }
-            if (running.decrementAndGet() == 0) {
-                LockSupport.unpark(waiter);
-            }
-        }
-    }
-
-    /** Stops the workers (waits for them); later calls throw {@link IllegalStateException}. Idempotent. */
+    /**
+     * Later calls throw {@link IllegalStateException}; stops the threads if the pool is this
+     * object's own (a shared {@link OpPool} stays open). Idempotent.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -257,21 +195,8 @@ public final class MatVecPool implements AutoCloseable {
             }
             closed = true;
         }
-        for (Thread t : workers) {
-            LockSupport.unpark(t);
-        }
-        boolean interrupted = false;
-        for (Thread t : workers) {
-            while (t.isAlive()) {
-                try {
-                    t.join();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        if (ownsPool) {
+            pool.close();
         }
     }
 }
