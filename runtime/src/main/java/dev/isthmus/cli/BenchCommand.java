@@ -1,6 +1,5 @@
 package dev.isthmus.cli;
 
-import dev.isthmus.kernels.cpu.MemoryBandwidth;
 import dev.isthmus.memory.backend.Backend;
 import dev.isthmus.memory.kv.KvType;
 import dev.isthmus.runtime.BackendChoice;
@@ -128,7 +127,7 @@ final class BenchCommand implements Callable<Integer> {
                         gen > 0 ? String.format(Locale.ROOT, "  tg%d %.2f t/s", gen, tg[r]) : "");
                 err.flush();
             }
-            double bandwidth = bandwidth(b, usedThreads);
+            double bandwidth = b.measureMemoryBandwidth();
             double roofline = bandwidth > 0 ? bandwidth / m.weightBytesPerToken() : Double.NaN;
             double tgMean = mean(tg);
             double rooflinePct = gen > 0 && roofline > 0 ? 100 * tgMean / roofline : Double.NaN;
@@ -145,6 +144,8 @@ final class BenchCommand implements Callable<Integer> {
             out.put("repetitions", reps);
             out.put("pp_tps", prompt > 0 ? round(mean(pp)) : null);
             out.put("pp_tps_sd", prompt > 0 ? round(sd(pp)) : null);
+            // the layers' matmuls only (2 flops a weight element a token; attention and logits not counted)
+            out.put("pp_tflops", prompt > 0 ? round(mean(pp) * 2.0 * m.layerMatmulElements() / 1e12) : null);
             out.put("tg_tps", gen > 0 ? round(tgMean) : null);
             out.put("tg_tps_sd", gen > 0 ? round(sd(tg)) : null);
             out.put("bandwidth_gbs", bandwidth > 0 ? round(bandwidth / 1e9) : null);
@@ -198,14 +199,6 @@ final class BenchCommand implements Callable<Integer> {
             }
             return (System.nanoTime() - t0) / 1e9;
         }
-    }
-
-    /** Bytes/s the backend's memory streams at, measured now; 0 when the backend has no measurement. */
-    private static double bandwidth(Backend b, int threads) {
-        if (b.name().equals("cpu")) {
-            return MemoryBandwidth.measure(Math.max(1, threads), 512L << 20, 5).bytesPerSecond();
-        }
-        return 0;
     }
 
     private static double mean(double[] v) {

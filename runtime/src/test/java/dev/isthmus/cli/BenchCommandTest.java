@@ -22,6 +22,8 @@ class BenchCommandTest {
         }
         assertTrue(j.get("pp_tps").asDouble() > 0 && j.get("tg_tps").asDouble() > 0, r.out());
         assertTrue(j.get("roofline_pct").isNumber() && j.get("roofline_pct").asDouble() > 0, r.out());
+        assertTrue(j.get("bandwidth_gbs").asDouble() > 0, r.out());
+        assertTrue(j.get("pp_tflops").isNumber() && j.get("pp_tflops").asDouble() >= 0, r.out());
         assertEquals("qwen3", j.get("model").asText());
         assertEquals("F32", j.get("type").asText());
         assertEquals(1, j.get("threads").asInt());

@@ -81,6 +81,13 @@ public final class CpuBackend implements Backend {
         return "cpu";
     }
 
+    /** A streaming read of 512 MiB with {@link #threads()} threads ({@link MemoryBandwidth}), best of 5. */
+    @Override
+    public double measureMemoryBandwidth() {
+        open();
+        return MemoryBandwidth.measure(threads(), 512L << 20, 5).bytesPerSecond();
+    }
+
     /** Threads an op uses, the caller included. */
     public int threads() {
         return pool.threads();

@@ -651,6 +651,41 @@ public final class CudaBackend implements Backend {
         OpChecks.sameShape(x, y, op);
     }
 
+    /**
+     * A device-to-device copy of up to 1 GiB (a quarter of the free memory at most), timed over 10
+     * copies after one warm-up: bytes read plus bytes written per second.
+     */
+    @Override
+    public double measureMemoryBandwidth() {
+        open();
+        CudaRuntime.cudaStreamSynchronize(stream);
+        long bytes = Math.min(1L << 30, CudaRuntime.cudaMemGetInfo()[0] / 4) & ~0xFFFL;
+        if (bytes < (1 << 20)) {
+            return 0;
+        }
+        MemorySegment a = deviceAlloc(bytes);
+        try {
+            MemorySegment b = deviceAlloc(bytes);
+            try {
+                CudaRuntime.cudaMemcpy(b, a, bytes, CudaRuntime.cudaMemcpyDeviceToDevice);
+                CudaRuntime.cudaStreamSynchronize(stream);
+                int copies = 10;
+                long t0 = System.nanoTime();
+                for (int i = 0; i < copies; i++) {
+                    CudaRuntime.cudaMemcpy(i % 2 == 0 ? a : b, i % 2 == 0 ? b : a, bytes,
+                            CudaRuntime.cudaMemcpyDeviceToDevice);
+                }
+                CudaRuntime.cudaDeviceSynchronize();
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                return 2.0 * bytes * copies / seconds;
+            } finally {
+                deviceFree(b);
+            }
+        } finally {
+            deviceFree(a);
+        }
+    }
+
     /** Device allocations this backend holds now (weights, activations, KV pools), for tests and logs. */
     public int liveAllocations() {
         return owned.size();

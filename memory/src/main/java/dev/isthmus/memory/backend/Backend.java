@@ -57,6 +57,15 @@ public interface Backend extends AutoCloseable {
     /** A paged KV-cache block pool in this backend's memory, with the given layout and K/V type. */
     KvBlockPool newKvPool(KvCacheConfig config);
 
+    /**
+     * The bandwidth of this backend's memory in bytes per second, measured now (the CPU: a streaming
+     * read with the backend's threads; a GPU: a device-to-device copy, bytes read plus written), for
+     * roofline figures; takes up to about a second. 0 when the backend has no such measurement.
+     */
+    default double measureMemoryBandwidth() {
+        return 0;
+    }
+
     // ---------------------------------------------------------------- ops
 
     /**

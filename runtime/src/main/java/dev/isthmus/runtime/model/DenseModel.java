@@ -67,6 +67,7 @@ public final class DenseModel implements AutoCloseable {
     private final AttentionSpec[] attention;
     private final Map<RopeConfig, Rope> ropes = new HashMap<>();
     private final long weightBytesPerToken;
+    private final long layerMatmulElements;
     private final String weightTypes;
     private final Buffers full;
     private final Buffers one;
@@ -102,6 +103,7 @@ public final class DenseModel implements AutoCloseable {
         int kvDim = spec.kvHeads() * spec.headDim();
         int ff = spec.intermediate();
         long bytes = 0;
+        long elements = 0;
         Map<DType, Long> types = new java.util.TreeMap<>();
         embed = matrix(w, "model.embed_tokens.weight", spec.vocab(), h);
         if (spec.tiedEmbeddings() && !w.has("lm_head.weight")) {
@@ -157,6 +159,7 @@ public final class DenseModel implements AutoCloseable {
             for (Tensor t : new Tensor[] {layer.wq(), layer.wk(), layer.wv(), layer.wo(), layer.gate(), layer.up(),
                     layer.down()}) {
                 bytes += t.byteSize();
+                elements += (long) t.rows() * t.cols();
                 types.merge(t.dtype(), t.byteSize(), Long::sum);
             }
             DenseSpec.Layer ls = spec.layers().get(l);
@@ -167,6 +170,7 @@ public final class DenseModel implements AutoCloseable {
             }
         }
         weightBytesPerToken = bytes;
+        layerMatmulElements = elements;
         StringBuilder sb = new StringBuilder();
         long total = types.values().stream().mapToLong(Long::longValue).sum();
         types.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).forEach(e ->
@@ -247,6 +251,14 @@ public final class DenseModel implements AutoCloseable {
     /** The backend it runs on. */
     public Backend backend() {
         return backend;
+    }
+
+    /**
+     * Weight elements of the layers' matrices (the output matrix and the embedding not counted): a prompt
+     * token costs {@code 2 ×} this many floating-point operations in matmuls (attention not counted).
+     */
+    public long layerMatmulElements() {
+        return layerMatmulElements;
     }
 
     /** Bytes of weights read for one generated token (every matrix once; the embedding row not counted). */
