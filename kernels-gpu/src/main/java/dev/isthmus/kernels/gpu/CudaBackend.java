@@ -14,11 +14,12 @@ import dev.isthmus.memory.kv.KvSequence;
 import dev.isthmus.memory.kv.KvStorage;
 import dev.isthmus.nativebindings.cuda.CudaRuntime;
 import dev.isthmus.nativebindings.cuda.IsthmusCuda;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -37,10 +38,15 @@ import java.util.Set;
  * {@link IllegalArgumentException}, never a kernel fault). {@link #close()} frees everything.
  *
  * <h2>Ordering</h2>
- * Kernels run asynchronously on the backend's stream. {@link #write}, {@link #read}, {@link #argmax}
- * and the small per-op uploads (positions, token ids, block tables, inverse frequencies, sinks) use
- * {@code cudaMemcpy}, whose legacy default stream is ordered with the backend's (blocking) stream, so
- * a host buffer is never reused while a kernel may still read the device copy made from it.
+ * Everything runs in order on the backend's one stream, and nothing inside a decode step waits for the
+ * device except {@link #read} and {@link #argmax}, which must return host values. The small per-op
+ * uploads (positions, token ids, block tables) and small {@link #write}s go through a {@link StagingRing}
+ * (pinned host memory, {@code cudaMemcpyAsync}, an event per ring segment so pinned bytes are never
+ * reused before their copy has run); an upload equal to the previous one of its kind (the positions
+ * every layer's RoPE gets, the block table that {@code storeKv} and {@code attention} of a layer share)
+ * is not repeated. Per-model constants (RoPE inverse frequencies, attention sinks) are uploaded once
+ * per array and re-uploaded only if the array's contents change. Large writes and every read use a
+ * pinned buffer and synchronise the stream.
  *
  * <h2>Errors</h2>
  * Shapes and types are checked in Java before any launch ({@link IllegalArgumentException} naming the
@@ -59,16 +65,20 @@ public final class CudaBackend implements Backend {
     /** The attention kernel's limit (128 threads × 4 dimensions each). */
     static final int MAX_HEAD_DIM = 512;
     private static final long STAGING_BYTES = 16L << 20;
+    /** Bytes of the ring for small uploads (grows when one upload needs more). */
+    static final long RING_BYTES = 1L << 20;
+    /** Constant arrays cached on the device before the cache is emptied (a guard against unbounded growth). */
+    private static final int MAX_CONSTANTS = 1024;
 
     private final MemorySegment stream;
     private final DeviceMemory owned = new DeviceMemory();
-    private final Arena hostArena = Arena.ofShared();
     private final List<KvBlockPool> pools = new ArrayList<>();
-    private MemorySegment host = MemorySegment.NULL;   // host scratch for copies (native, grown)
-    private MemorySegment intScratch = MemorySegment.NULL;
-    private long intScratchBytes;
-    private MemorySegment floatScratch = MemorySegment.NULL;
-    private long floatScratchBytes;
+    private MemorySegment io = MemorySegment.NULL;      // pinned host buffer for reads and large writes (grown)
+    private StagingRing ring;
+    private final IntUpload positionsUpload = new IntUpload();
+    private final IntUpload tokensUpload = new IntUpload();
+    private final IntUpload tableUpload = new IntUpload();
+    private final IdentityHashMap<float[], DeviceConstant> constants = new IdentityHashMap<>();
     private final MemorySegment argmaxResult;
     private final MemorySegment[] staging = new MemorySegment[2];
     private final MemorySegment[] stagingDone = new MemorySegment[2];
@@ -88,7 +98,8 @@ public final class CudaBackend implements Backend {
         this.stream = CudaRuntime.cudaStreamCreate();
         try {
             this.argmaxResult = CudaRuntime.cudaMalloc(4);
-            ensureHost(1 << 16);
+            ensureIo(1 << 16);
+            this.ring = new StagingRing(stream, RING_BYTES);
             IsthmusCuda.fillZero(stream, argmaxResult, 4); // loads the kernel library now: a missing one fails here
         } catch (RuntimeException | Error e) {
             close();
@@ -203,9 +214,17 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        ensureHost(4L * n);
-        MemorySegment.copy(src, srcOffset, host, F32, 0, n);
-        CudaRuntime.cudaMemcpy(dst.data(), host, 4L * n, CudaRuntime.cudaMemcpyHostToDevice);
+        long bytes = 4L * n;
+        if (bytes <= ring.capacity() / 4) {
+            long off = ring.reserve(bytes);
+            MemorySegment.copy(src, srcOffset, ring.host(), F32, off, n);
+            ring.copy(off, bytes, dst.data());
+            return;
+        }
+        ensureIo(bytes);
+        MemorySegment.copy(src, srcOffset, io, F32, 0, n);
+        CudaRuntime.cudaMemcpyAsync(dst.data().address(), io.address(), bytes, CudaRuntime.cudaMemcpyHostToDevice, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);   // io is reused by the next call
     }
 
     @Override
@@ -218,9 +237,10 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        ensureHost(4L * n);
-        CudaRuntime.cudaMemcpy(host, src.data(), 4L * n, CudaRuntime.cudaMemcpyDeviceToHost);
-        MemorySegment.copy(host, F32, 0, dst, dstOffset, n);
+        ensureIo(4L * n);
+        CudaRuntime.cudaMemcpyAsync(io.address(), src.data().address(), 4L * n, CudaRuntime.cudaMemcpyDeviceToHost, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);
+        MemorySegment.copy(io, F32, 0, dst, dstOffset, n);
     }
 
     @Override
@@ -265,8 +285,8 @@ public final class CudaBackend implements Backend {
                 throw new IndexOutOfBoundsException("KV block copy " + from + " -> " + to + " of " + bytes
                         + " bytes outside the pool's " + memory.byteSize());
             }
-            CudaRuntime.cudaMemcpy(MemorySegment.ofAddress(memory.address() + to),
-                    MemorySegment.ofAddress(memory.address() + from), bytes, CudaRuntime.cudaMemcpyDeviceToDevice);
+            CudaRuntime.cudaMemcpyAsync(memory.address() + to, memory.address() + from, bytes,
+                    CudaRuntime.cudaMemcpyDeviceToDevice, stream);
         }
 
         @Override
@@ -397,8 +417,8 @@ public final class CudaBackend implements Backend {
         if (x.rows() == 0) {
             return;
         }
-        MemorySegment pos = uploadInts(positions, positions.length);
-        MemorySegment inv = uploadFloats(spec.inverseFrequencies(), spec.inverseFrequencies().length);
+        MemorySegment pos = uploadInts(positions, positions.length, positionsUpload);
+        MemorySegment inv = constant(spec.inverseFrequencies());
         IsthmusCuda.rope(stream, x.data(), x.rows(), heads, headDim, pos, inv, spec.attentionScaling(), spec.rotaryDim(),
                 spec.layout() == RopeLayout.NEOX);
     }
@@ -449,7 +469,7 @@ public final class CudaBackend implements Backend {
         if (tokens.length == 0 || table.cols() == 0) {
             return;
         }
-        MemorySegment ids = uploadInts(tokens, tokens.length);
+        MemorySegment ids = uploadInts(tokens, tokens.length, tokensUpload);
         IsthmusCuda.embedding(stream, table.dtype().ggmlId(), table.data(), table.cols(), ids, tokens.length, scale, out.data());
     }
 
@@ -472,9 +492,11 @@ public final class CudaBackend implements Backend {
         open();
         OpChecks.argmax(x, row);
         dev(x, "x");
-        IsthmusCuda.argmax(stream, x.data().asSlice(row * x.rowBytes(), x.rowBytes()), x.cols(), argmaxResult);
-        CudaRuntime.cudaMemcpy(host, argmaxResult, 4, CudaRuntime.cudaMemcpyDeviceToHost);
-        return host.get(I32, 0);
+        MemorySegment rowData = row == 0 ? x.data() : x.data().asSlice(row * x.rowBytes(), x.rowBytes());
+        IsthmusCuda.argmax(stream, rowData, x.cols(), argmaxResult);
+        CudaRuntime.cudaMemcpyAsync(io.address(), argmaxResult.address(), 4, CudaRuntime.cudaMemcpyDeviceToHost, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);
+        return io.get(I32, 0);
     }
 
     private static void checkLayer(KvBlockPool pool, int layer) {
@@ -555,7 +577,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         MemorySegment blocks = uploadTable(seq, layer, last);
-        MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : uploadFloats(spec.sinks(), heads);
+        MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
         IsthmusCuda.attention(stream, q.data(), out.data(), n, heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
                 spec.chunkSize(), spec.softCap(), sinks, firstPosition, live, pool.deviceSegment(),
                 pool.config().type().ordinal(), blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
@@ -576,7 +598,7 @@ public final class CudaBackend implements Backend {
         throw new IllegalArgumentException("the sequence's KV pool is not one of this cuda backend's (use newKvPool)");
     }
 
-    /** The layer's block table for logical blocks 0 .. lastToken/T, uploaded to the int scratch. */
+    /** The layer's block table for logical blocks 0 .. lastToken/T, staged (or the same upload as last time). */
     private MemorySegment uploadTable(KvSequence seq, int layer, int lastToken) {
         int count = lastToken / seq.pool().tokensPerBlock() + 1;
         if (table.length < count) {
@@ -585,46 +607,108 @@ public final class CudaBackend implements Backend {
         for (int b = 0; b < count; b++) {
             table[b] = seq.block(layer, b);
         }
-        return uploadInts(table, count);
+        return uploadInts(table, count, tableUpload);
     }
 
-    private MemorySegment uploadInts(int[] values, int count) {
+    /** The last upload of one kind: a copy of its values and where it lies in the ring. */
+    private static final class IntUpload {
+        int[] values = new int[64];
+        int count = -1;
+        long offset;
+        long stamp;
+        int generation;
+    }
+
+    /**
+     * {@code values[0..count)} as a device array: the previous upload of this kind when it held the same
+     * values and the ring has not come round to it since, else a new upload through the ring (no
+     * synchronisation).
+     */
+    private MemorySegment uploadInts(int[] values, int count, IntUpload last) {
         long bytes = 4L * Math.max(1, count);
-        if (intScratchBytes < bytes) {
-            if (intScratchBytes > 0) {
-                CudaRuntime.cudaFree(intScratch);
-            }
-            intScratchBytes = 0;
-            long size = Math.max(bytes, 1 << 16);
-            intScratch = CudaRuntime.cudaMalloc(size);
-            intScratchBytes = size;
+        if (last.count == count && last.generation == ring.generation()
+                && ring.staged() - last.stamp <= ring.capacity() / 2
+                && Arrays.equals(values, 0, count, last.values, 0, count)) {
+            return ring.device(last.offset);
         }
-        ensureHost(bytes);
-        MemorySegment.copy(values, 0, host, I32, 0, count);
-        CudaRuntime.cudaMemcpy(intScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
-        return intScratch;
+        long off = ring.reserve(bytes);
+        MemorySegment.copy(values, 0, ring.host(), I32, off, count);
+        ring.copy(off, bytes, null);
+        if (bytes <= ring.capacity() / 4) {
+            // data staged at off stays intact until about capacity - bytes more have been staged
+            if (last.values.length < count) {
+                last.values = new int[Math.max(count, 2 * last.values.length)];
+            }
+            System.arraycopy(values, 0, last.values, 0, count);
+            last.count = count;
+            last.offset = off;
+            last.stamp = ring.staged();
+            last.generation = ring.generation();
+        } else {
+            last.count = -1;
+        }
+        return ring.device(off);
     }
 
-    private MemorySegment uploadFloats(float[] values, int count) {
-        long bytes = 4L * Math.max(1, count);
-        if (floatScratchBytes < bytes) {
-            if (floatScratchBytes > 0) {
-                CudaRuntime.cudaFree(floatScratch);
-            }
-            floatScratchBytes = 0;
-            long size = Math.max(bytes, 1 << 16);
-            floatScratch = CudaRuntime.cudaMalloc(size);
-            floatScratchBytes = size;
+    /** A per-model constant array on the device and the values it was uploaded with. */
+    private record DeviceConstant(float[] values, MemorySegment device) {}
+
+    /**
+     * {@code values} on the device, uploaded once per array (keyed by identity: RoPE and attention specs
+     * are built once per model) and uploaded again, to the same device memory, if its contents changed.
+     */
+    private MemorySegment constant(float[] values) {
+        DeviceConstant c = constants.get(values);
+        if (c != null && Arrays.equals(c.values, values)) {
+            return c.device;
         }
-        ensureHost(bytes);
-        MemorySegment.copy(values, 0, host, F32, 0, count);
-        CudaRuntime.cudaMemcpy(floatScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
-        return floatScratch;
+        long bytes = 4L * Math.max(1, values.length);
+        if (c == null) {
+            if (constants.size() >= MAX_CONSTANTS) {
+                freeConstants();
+            }
+            MemorySegment d = CudaRuntime.cudaMalloc(bytes);
+            c = new DeviceConstant(values.clone(), MemorySegment.ofAddress(d.address()).reinterpret(bytes));
+            constants.put(values, c);
+        } else {
+            System.arraycopy(values, 0, c.values, 0, values.length);
+        }
+        if (values.length > 0) {
+            long off = ring.reserve(bytes);
+            MemorySegment.copy(values, 0, ring.host(), F32, off, values.length);
+            ring.copy(off, 4L * values.length, c.device);
+        }
+        return c.device;
     }
 
-    private void ensureHost(long bytes) {
-        if (host.byteSize() < bytes) {
-            host = hostArena.allocate(Math.max(bytes, 2 * host.byteSize()), 64);
+    /** Frees every cached constant (after the stream has drained: kernels may still read them). */
+    private void freeConstants() {
+        CudaRuntime.cudaStreamSynchronize(stream);
+        for (DeviceConstant c : constants.values()) {
+            CudaRuntime.cudaFree(c.device);
+        }
+        constants.clear();
+    }
+
+    /** Device constants cached now (for tests). */
+    int cachedConstants() {
+        return constants.size();
+    }
+
+    /** The staging ring (for tests). */
+    StagingRing ring() {
+        return ring;
+    }
+
+    private void ensureIo(long bytes) {
+        if (io.byteSize() < bytes) {
+            long size = Math.max(bytes, 2 * io.byteSize());
+            if (io.byteSize() > 0) {
+                CudaRuntime.cudaStreamSynchronize(stream);
+                CudaRuntime.cudaFreeHost(io);
+                io = MemorySegment.NULL;
+            }
+            io = CudaRuntime.cudaMallocHost(size);
         }
     }
 
@@ -686,13 +770,17 @@ public final class CudaBackend implements Backend {
             }
         }
         List<Runnable> frees = new ArrayList<>();
-        if (intScratchBytes > 0) {
-            MemorySegment p = intScratch;
-            frees.add(() -> CudaRuntime.cudaFree(p));
+        for (DeviceConstant c : constants.values()) {
+            frees.add(() -> CudaRuntime.cudaFree(c.device));
         }
-        if (floatScratchBytes > 0) {
-            MemorySegment p = floatScratch;
-            frees.add(() -> CudaRuntime.cudaFree(p));
+        constants.clear();
+        if (ring != null) {
+            StagingRing r = ring;
+            frees.add(r::close);
+        }
+        if (io.byteSize() > 0) {
+            MemorySegment p = io;
+            frees.add(() -> CudaRuntime.cudaFreeHost(p));
         }
         if (argmaxResult != null) {
             frees.add(() -> CudaRuntime.cudaFree(argmaxResult));
@@ -717,9 +805,7 @@ public final class CudaBackend implements Backend {
                 first = first == null ? e : first;
             }
         }
-        intScratchBytes = 0;
-        floatScratchBytes = 0;
-        hostArena.close();
+        io = MemorySegment.NULL;
         if (first != null) {
             throw first;
         }

@@ -42,6 +42,8 @@ public final class CudaRuntime {
     public static final int cudaErrorInsufficientDriver = 35;
     /** {@code cudaErrorNoDevice}. */
     public static final int cudaErrorNoDevice = 100;
+    /** {@code cudaErrorNotReady}: the work an event or stream waits for has not completed yet (not a failure). */
+    public static final int cudaErrorNotReady = 600;
 
     // ---- cudaMemcpyKind ----
     /** {@code cudaMemcpyHostToHost}. */
@@ -96,6 +98,9 @@ public final class CudaRuntime {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
         static final MethodHandle memcpyAsync = L.downcall("cudaMemcpyAsync",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
+        static final MethodHandle memcpyAsyncAt = L.downcall("cudaMemcpyAsync",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+        static final MethodHandle eventQuery = L.downcall("cudaEventQuery", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamCreate = L.downcall("cudaStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamSynchronize = L.downcall("cudaStreamSynchronize", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamDestroy = L.downcall("cudaStreamDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -327,6 +332,19 @@ public final class CudaRuntime {
         }
     }
 
+    /**
+     * {@code cudaMemcpyAsync} between raw addresses (no segment wrappers, so a hot path allocates nothing);
+     * the caller guarantees both ranges hold {@code count} bytes.
+     */
+    public static void cudaMemcpyAsync(long dst, long src, long count, int kind, MemorySegment stream) {
+        ensure();
+        try {
+            check("cudaMemcpyAsync", (int) H.memcpyAsyncAt.invokeExact(dst, src, count, kind, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     // ---- streams and events ----
 
     private static MemorySegment handleOut(String call, MethodHandle mh) {
@@ -379,6 +397,25 @@ public final class CudaRuntime {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * {@code cudaEventQuery(event)}: true when the work before the event's last record has completed (or it
+     * was never recorded), false while it is pending ({@code cudaErrorNotReady}); any other error throws.
+     */
+    public static boolean cudaEventQuery(MemorySegment event) {
+        ensure();
+        int err;
+        try {
+            err = (int) H.eventQuery.invokeExact(event);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (err == cudaErrorNotReady) {
+            return false;
+        }
+        check("cudaEventQuery", err);
+        return true;
     }
 
     /** {@code cudaEventSynchronize(event)}. */
