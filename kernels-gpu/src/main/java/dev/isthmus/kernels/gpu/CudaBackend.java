@@ -84,6 +84,13 @@ public final class CudaBackend implements Backend {
     private final MemorySegment[] stagingDone = new MemorySegment[2];
     private final boolean[] stagingBusy = new boolean[2];
     private int[] table = new int[64];
+    /** Decode steps recorded as CUDA graphs (system property {@code isthmus.cuda.graphs=false} turns them off). */
+    private final DecodeGraphs graphs;
+    // the block table staged in the current step, reused by the layer's attention after its storeKv
+    private KvSequence stepTableSeq;
+    private int stepTableLayer = -1;
+    private int stepTableCount;
+    private MemorySegment stepTable;
     private volatile boolean closed;
 
     /**
@@ -96,6 +103,7 @@ public final class CudaBackend implements Backend {
         IsthmusCuda.class.getName(); // fail fast below if the kernels are missing
         CudaRuntime.cudaSetDevice(0);
         this.stream = CudaRuntime.cudaStreamCreate();
+        this.graphs = new DecodeGraphs(stream, !"false".equalsIgnoreCase(System.getProperty("isthmus.cuda.graphs")));
         try {
             this.argmaxResult = CudaRuntime.cudaMalloc(4);
             ensureIo(1 << 16);
@@ -215,6 +223,15 @@ public final class CudaBackend implements Backend {
             return;
         }
         long bytes = 4L * n;
+        if (graphs.active()) {
+            // staged in the step's parameter block; the recorded graph copies it on the device
+            MemorySegment staged = graphs.floats(src, srcOffset, n);
+            if (!graphs.skip(fp(15, dst.data().address(), staged.address(), n, 0))) {
+                CudaRuntime.cudaMemcpyAsync(dst.data().address(), staged.address(), bytes,
+                        CudaRuntime.cudaMemcpyDeviceToDevice, stream);
+            }
+            return;
+        }
         if (bytes <= ring.capacity() / 4) {
             long off = ring.reserve(bytes);
             MemorySegment.copy(src, srcOffset, ring.host(), F32, off, n);
@@ -235,6 +252,17 @@ public final class CudaBackend implements Backend {
         int n = (int) src.elements();
         Objects.checkFromIndexSize(dstOffset, n, dst.length);
         if (n == 0) {
+            return;
+        }
+        if (graphs.active()) {
+            // the step's end: the copy to pinned memory is the graph's last node
+            boolean replay = graphs.skip(fp(16, src.data().address(), n, 0, 0));
+            MemorySegment result = graphs.result(4L * n);
+            if (!replay) {
+                CudaRuntime.cudaMemcpyAsync(result.address(), src.data().address(), 4L * n,
+                        CudaRuntime.cudaMemcpyDeviceToHost, stream);
+            }
+            MemorySegment.copy(graphs.finish(), F32, 0, dst, dstOffset, n);
             return;
         }
         ensureIo(4L * n);
@@ -281,6 +309,9 @@ public final class CudaBackend implements Backend {
 
         @Override
         public void copy(long from, long to, long bytes) {
+            if (graphs.active()) {
+                throw new IllegalStateException("KV block copies are not allowed inside a decode step");
+            }
             if (from < 0 || to < 0 || bytes < 0 || from + bytes > memory.byteSize() || to + bytes > memory.byteSize()) {
                 throw new IndexOutOfBoundsException("KV block copy " + from + " -> " + to + " of " + bytes
                         + " bytes outside the pool's " + memory.byteSize());
@@ -320,6 +351,10 @@ public final class CudaBackend implements Backend {
         if (x.rows() == 0 || w.rows() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(1, w.data().address(), x.data().address(), y.data().address(),
+                x.rows()))) {
+            return;
+        }
         if (w.cols() == 0) {
             IsthmusCuda.fillZero(stream, y.data(), y.byteSize());
             return;
@@ -340,6 +375,9 @@ public final class CudaBackend implements Backend {
         if (y.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(2, y.data().address(), bias.data().address(), y.rows(), y.cols()))) {
+            return;
+        }
         IsthmusCuda.addBias(stream, y.data(), bias.data(), y.rows(), y.cols());
     }
 
@@ -354,6 +392,10 @@ public final class CudaBackend implements Backend {
         if (a.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(3, a.data().address(), b.data().address(), out.data().address(),
+                a.elements()))) {
+            return;
+        }
         IsthmusCuda.add(stream, a.data(), b.data(), out.data(), a.elements());
     }
 
@@ -363,6 +405,9 @@ public final class CudaBackend implements Backend {
         f32(x, "x");
         dev(x, "x");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(4, x.data().address(), Float.floatToRawIntBits(factor), x.elements(), 0))) {
             return;
         }
         IsthmusCuda.scale(stream, x.data(), factor, x.elements());
@@ -381,6 +426,10 @@ public final class CudaBackend implements Backend {
         dev(weight, "weight");
         dev(out, "out");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(5, x.data().address(), weight.data().address(), out.data().address(),
+                x.elements() * 4 + (plusOne ? 1 : 0) + ((long) Float.floatToRawIntBits(eps) << 32)))) {
             return;
         }
         IsthmusCuda.rmsNorm(stream, x.data(), weight.data(), out.data(), x.elements() / dim, (int) dim, eps, plusOne);
@@ -405,6 +454,10 @@ public final class CudaBackend implements Backend {
         if (x.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(6, x.data().address(), weight.data().address(), out.data().address(),
+                x.elements() + (bias == null ? 0 : bias.data().address() * 31)))) {
+            return;
+        }
         IsthmusCuda.layerNorm(stream, x.data(), weight.data(), bias == null ? MemorySegment.NULL : bias.data(),
                 out.data(), x.rows(), dim, eps);
     }
@@ -417,8 +470,14 @@ public final class CudaBackend implements Backend {
         if (x.rows() == 0) {
             return;
         }
-        MemorySegment pos = uploadInts(positions, positions.length, positionsUpload);
+        MemorySegment pos = graphs.active() ? graphs.ints(positions, positions.length, positions.length)
+                : uploadInts(positions, positions.length, positionsUpload);
         MemorySegment inv = constant(spec.inverseFrequencies());
+        if (graphs.active() && graphs.skip(fp(7, x.data().address(), inv.address(),
+                ((long) heads << 40) ^ ((long) headDim << 20) ^ ((long) spec.rotaryDim() << 1) ^ spec.layout().ordinal(),
+                ((long) Float.floatToRawIntBits(spec.attentionScaling()) << 32) ^ x.rows()))) {
+            return;
+        }
         IsthmusCuda.rope(stream, x.data(), x.rows(), heads, headDim, pos, inv, spec.attentionScaling(), spec.rotaryDim(),
                 spec.layout() == RopeLayout.NEOX);
     }
@@ -430,6 +489,9 @@ public final class CudaBackend implements Backend {
         dev(x, "x");
         dev(out, "out");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(8, x.data().address(), out.data().address(), act.ordinal(), x.elements()))) {
             return;
         }
         IsthmusCuda.activation(stream, act.ordinal(), x.data(), out.data(), x.elements());
@@ -444,6 +506,10 @@ public final class CudaBackend implements Backend {
         dev(up, "up");
         dev(out, "out");
         if (gate.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(9, gate.data().address(), up.data().address(), out.data().address(),
+                gate.elements() * 8 + act.ordinal()))) {
             return;
         }
         IsthmusCuda.gatedActivation(stream, act.ordinal(), gate.data(), up.data(), out.data(), gate.elements());
@@ -469,7 +535,12 @@ public final class CudaBackend implements Backend {
         if (tokens.length == 0 || table.cols() == 0) {
             return;
         }
-        MemorySegment ids = uploadInts(tokens, tokens.length, tokensUpload);
+        MemorySegment ids = graphs.active() ? graphs.ints(tokens, tokens.length, tokens.length)
+                : uploadInts(tokens, tokens.length, tokensUpload);
+        if (graphs.active() && graphs.skip(fp(10, table.data().address(), out.data().address(),
+                Float.floatToRawIntBits(scale), tokens.length))) {
+            return;
+        }
         IsthmusCuda.embedding(stream, table.dtype().ggmlId(), table.data(), table.cols(), ids, tokens.length, scale, out.data());
     }
 
@@ -484,6 +555,9 @@ public final class CudaBackend implements Backend {
         if (x.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(11, x.data().address(), Float.floatToRawIntBits(cap), x.elements(), 0))) {
+            return;
+        }
         IsthmusCuda.softCap(stream, x.data(), cap, x.elements());
     }
 
@@ -493,6 +567,17 @@ public final class CudaBackend implements Backend {
         OpChecks.argmax(x, row);
         dev(x, "x");
         MemorySegment rowData = row == 0 ? x.data() : x.data().asSlice(row * x.rowBytes(), x.rowBytes());
+        if (graphs.active()) {
+            // the step's end: the argmax and its copy to pinned memory are the graph's last nodes
+            boolean replay = graphs.skip(fp(12, rowData.address(), x.cols(), 0, 0));
+            MemorySegment result = graphs.result(4);
+            if (!replay) {
+                IsthmusCuda.argmax(stream, rowData, x.cols(), argmaxResult);
+                CudaRuntime.cudaMemcpyAsync(result.address(), argmaxResult.address(), 4,
+                        CudaRuntime.cudaMemcpyDeviceToHost, stream);
+            }
+            return graphs.finish().get(I32, 0);
+        }
         IsthmusCuda.argmax(stream, rowData, x.cols(), argmaxResult);
         CudaRuntime.cudaMemcpyAsync(io.address(), argmaxResult.address(), 4, CudaRuntime.cudaMemcpyDeviceToHost, stream);
         CudaRuntime.cudaStreamSynchronize(stream);
@@ -527,6 +612,20 @@ public final class CudaBackend implements Backend {
         }
         for (int t = firstPosition; t < firstPosition + n; t++) {
             seq.requireWritable(layer, t);
+        }
+        if (graphs.active() && n == 1) {
+            MemorySegment blocks = stepTable(seq, layer, firstPosition);
+            MemorySegment dyn = graphs.pair(firstPosition, 0);
+            if (graphs.skip(fp(13, pool.deviceSegment().address(), k.data().address() ^ (v.data().address() << 1),
+                    ((long) layer << 32) ^ pool.config().type().ordinal(), blocks.address()))) {
+                return;
+            }
+            IsthmusCuda.storeKvDyn(stream, pool.config().type().ordinal(), pool.deviceSegment(), k.data(), v.data(),
+                    ls.kvHeads(), hd, dyn, blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+            return;
+        }
+        if (graphs.active()) {
+            throw new dev.isthmus.memory.backend.StepMismatchException("a decode step stores one token, not " + n);
         }
         MemorySegment blocks = uploadTable(seq, layer, firstPosition + n - 1);
         IsthmusCuda.storeKv(stream, pool.config().type().ordinal(), pool.deviceSegment(), k.data(), v.data(), n,
@@ -576,6 +675,24 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
+        if (graphs.active() && n == 1) {
+            MemorySegment blocks = stepTable(seq, layer, last);
+            MemorySegment dyn = graphs.pair(firstPosition, live);
+            MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
+            if (graphs.skip(fp(14, q.data().address() ^ (out.data().address() << 1), blocks.address() ^ sinks.address(),
+                    ((long) layer << 32) ^ ((long) heads << 16) ^ kvHeads ^ ((long) hd << 48),
+                    ((long) Float.floatToRawIntBits(spec.scale()) << 32) ^ Float.floatToRawIntBits(spec.softCap())
+                            ^ ((long) spec.slidingWindow() << 8) ^ spec.chunkSize()))) {
+                return;
+            }
+            IsthmusCuda.attentionDyn(stream, q.data(), out.data(), heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
+                    spec.chunkSize(), spec.softCap(), sinks, dyn, pool.deviceSegment(), pool.config().type().ordinal(),
+                    blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+            return;
+        }
+        if (graphs.active()) {
+            throw new dev.isthmus.memory.backend.StepMismatchException("a decode step attends one query, not " + n);
+        }
         MemorySegment blocks = uploadTable(seq, layer, last);
         MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
         IsthmusCuda.attention(stream, q.data(), out.data(), n, heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
@@ -596,6 +713,66 @@ public final class CudaBackend implements Backend {
             }
         }
         throw new IllegalArgumentException("the sequence's KV pool is not one of this cuda backend's (use newKvPool)");
+    }
+
+    /**
+     * Inside a recorded step: the layer's block table for logical blocks 0 .. lastToken/T in the step's
+     * parameter block, padded with zeros to the recorded room (so every step of the recording has the
+     * same parameter layout); the layer's attention reuses its storeKv's table.
+     */
+    private MemorySegment stepTable(KvSequence seq, int layer, int lastToken) {
+        int count = lastToken / seq.pool().tokensPerBlock() + 1;
+        if (stepTable != null && stepTableSeq == seq && stepTableLayer == layer && stepTableCount == count) {
+            MemorySegment t = stepTable;
+            stepTable = null;     // one reuse: the next layer uploads its own
+            return t;
+        }
+        int room = graphs.tableRoom(count);
+        if (table.length < count) {
+            table = new int[Math.max(count, table.length * 2)];
+        }
+        for (int b = 0; b < count; b++) {
+            table[b] = seq.block(layer, b);
+        }
+        stepTable = graphs.ints(table, count, room);
+        stepTableSeq = seq;
+        stepTableLayer = layer;
+        stepTableCount = count;
+        return stepTable;
+    }
+
+    private static long fp(int op, long a, long b, long c, long d) {
+        long h = 0x9E3779B97F4A7C15L * (op + 1);
+        h = (h ^ a) * 0xBF58476D1CE4E5B9L;
+        h = (h ^ b) * 0x94D049BB133111EBL;
+        h = (h ^ c) * 0xBF58476D1CE4E5B9L;
+        h = (h ^ d) * 0x94D049BB133111EBL;
+        return h ^ (h >>> 31);
+    }
+
+    @Override
+    public void beginStep(Object key) {
+        open();
+        stepTable = null;
+        stepTableSeq = null;
+        graphs.begin(key);
+    }
+
+    @Override
+    public void abortStep() {
+        stepTable = null;
+        stepTableSeq = null;
+        graphs.abort();
+    }
+
+    /** Decode steps captured as CUDA graphs so far (see {@link #beginStep}). */
+    public long graphCaptures() {
+        return graphs.captures();
+    }
+
+    /** Decode steps replayed from a captured graph so far. */
+    public long graphReplays() {
+        return graphs.replays();
     }
 
     /** The layer's block table for logical blocks 0 .. lastToken/T, staged (or the same upload as last time). */
@@ -661,6 +838,9 @@ public final class CudaBackend implements Backend {
         DeviceConstant c = constants.get(values);
         if (c != null && Arrays.equals(c.values, values)) {
             return c.device;
+        }
+        if (graphs.active()) {
+            return graphs.floats(values, 0, values.length);   // a copy through the ring would be recorded
         }
         long bytes = 4L * Math.max(1, values.length);
         if (c == null) {
@@ -747,11 +927,25 @@ public final class CudaBackend implements Backend {
         }
         closed = true;
         RuntimeException first = null;
+        if (graphs != null && graphs.active()) {
+            try {
+                graphs.abort();   // ends a capture: the stream cannot synchronise while it records
+            } catch (RuntimeException e) {
+                first = e;
+            }
+        }
         if (stream != null) {
             try {
                 CudaRuntime.cudaStreamSynchronize(stream);
             } catch (RuntimeException e) {
-                first = e;
+                first = first == null ? e : first;
+            }
+        }
+        if (graphs != null) {
+            try {
+                graphs.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
             }
         }
         for (KvBlockPool pool : pools) {

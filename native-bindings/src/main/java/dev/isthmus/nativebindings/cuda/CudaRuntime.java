@@ -114,6 +114,15 @@ public final class CudaRuntime {
         static final MethodHandle getLastError = L.downcall("cudaGetLastError", FunctionDescriptor.of(JAVA_INT));
         static final MethodHandle getErrorName = L.downcall("cudaGetErrorName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         static final MethodHandle getErrorString = L.downcall("cudaGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle streamBeginCapture = L.downcall("cudaStreamBeginCapture",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle streamEndCapture = L.downcall("cudaStreamEndCapture",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle graphInstantiate = L.downcall("cudaGraphInstantiate",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+        static final MethodHandle graphLaunch = L.downcall("cudaGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle graphDestroy = L.downcall("cudaGraphDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle graphExecDestroy = L.downcall("cudaGraphExecDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     }
 
     private static void ensure() {
@@ -363,6 +372,70 @@ public final class CudaRuntime {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    // ---- graphs ----
+
+    /** {@code cudaStreamCaptureModeRelaxed}: other threads' unsafe calls are not refused during a capture. */
+    public static final int cudaStreamCaptureModeRelaxed = 2;
+
+    /** {@code cudaStreamBeginCapture(stream, mode)}: work enqueued on the stream is recorded, not run. */
+    public static void cudaStreamBeginCapture(MemorySegment stream, int mode) {
+        ensure();
+        try {
+            check("cudaStreamBeginCapture", (int) H.streamBeginCapture.invokeExact(stream, mode));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code cudaStreamEndCapture(stream, &graph)}: the recorded graph ({@code cudaGraph_t}). Throws (with
+     * the capture ended) when the capture was invalidated.
+     */
+    public static MemorySegment cudaStreamEndCapture(MemorySegment stream) {
+        ensure();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = arena.allocate(ADDRESS);
+            check("cudaStreamEndCapture", (int) H.streamEndCapture.invokeExact(stream, p));
+            return p.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphInstantiate(&exec, graph, 0)}: an executable graph ({@code cudaGraphExec_t}). */
+    public static MemorySegment cudaGraphInstantiate(MemorySegment graph) {
+        ensure();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = arena.allocate(ADDRESS);
+            check("cudaGraphInstantiate", (int) H.graphInstantiate.invokeExact(p, graph, 0L));
+            return p.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphLaunch(exec, stream)}. */
+    public static void cudaGraphLaunch(MemorySegment exec, MemorySegment stream) {
+        ensure();
+        try {
+            check("cudaGraphLaunch", (int) H.graphLaunch.invokeExact(exec, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphDestroy(graph)}. */
+    public static void cudaGraphDestroy(MemorySegment graph) {
+        ensure();
+        handleCall("cudaGraphDestroy", H.graphDestroy, graph);
+    }
+
+    /** {@code cudaGraphExecDestroy(exec)}. */
+    public static void cudaGraphExecDestroy(MemorySegment exec) {
+        ensure();
+        handleCall("cudaGraphExecDestroy", H.graphExecDestroy, exec);
     }
 
     /** {@code cudaStreamCreate(&stream)}. */
