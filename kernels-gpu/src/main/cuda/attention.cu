@@ -44,7 +44,8 @@ __device__ __forceinline__ unsigned short float_to_bf16(float f) {
 // One block a (token, KV head): encodes that token's key and value rows. blockDim.x is a multiple of 32.
 __global__ void store_kv_kernel(int type, uint8_t *pool, const float *k, const float *v, int kvHeads, int headDim,
                                 int firstPosition, const int *table, int T, long long blockBytes,
-                                long long rowBytes) {
+                                long long rowBytes, const int *dyn) {
+    if (dyn != nullptr) firstPosition = dyn[0];  // a replayed graph reads the step's position here
     const int t = blockIdx.x / kvHeads;
     const int g = blockIdx.x % kvHeads;
     const int j = firstPosition + t;
@@ -99,7 +100,11 @@ __global__ void store_kv_kernel(int type, uint8_t *pool, const float *k, const f
 __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         const float *q, float *out, int heads, int kvHeads, int headDim, float scale, int window, int chunk,
         float softCap, const float *sinks, int firstPosition, int firstLive, const uint8_t *pool, int type,
-        const int *table, int T, long long blockBytes, long long rowBytes) {
+        const int *table, int T, long long blockBytes, long long rowBytes, const int *dyn) {
+    if (dyn != nullptr) {  // a replayed graph reads the step's position and first live key here
+        firstPosition = dyn[0];
+        firstLive = dyn[1];
+    }
     extern __shared__ float smem[];
     float *qs = smem;                 // headDim
     float *ps = smem + headDim;       // ATT_THREADS scores / weights
@@ -183,7 +188,20 @@ extern "C" int isthmus_store_kv(cudaStream_t s, int kvType, void *pool, const fl
         return (int) cudaErrorInvalidValue;
     }
     store_kv_kernel<<<n * kvHeads, 128, 0, s>>>(kvType, static_cast<uint8_t *>(pool), k, v, kvHeads, headDim,
-                                                firstPosition, blockTable, tokensPerBlock, blockBytes, rowBytes);
+                                                firstPosition, blockTable, tokensPerBlock, blockBytes, rowBytes,
+                                                nullptr);
+    return launched();
+}
+
+extern "C" int isthmus_store_kv_dyn(cudaStream_t s, int kvType, void *pool, const float *k, const float *v,
+                                    int kvHeads, int headDim, const int *dyn, const int *blockTable,
+                                    int tokensPerBlock, long long blockBytes, long long rowBytes) {
+    if (dyn == nullptr || kvHeads <= 0 || headDim <= 0 || tokensPerBlock <= 0 || kvType < 0 || kvType > 3 ||
+        (kvType == KV_Q8_0 && headDim % 32 != 0)) {
+        return (int) cudaErrorInvalidValue;
+    }
+    store_kv_kernel<<<kvHeads, 128, 0, s>>>(kvType, static_cast<uint8_t *>(pool), k, v, kvHeads, headDim, 0,
+                                            blockTable, tokensPerBlock, blockBytes, rowBytes, dyn);
     return launched();
 }
 
@@ -201,6 +219,23 @@ extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int
     attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
                                                         sinks, firstPosition, firstLive,
                                                         static_cast<const uint8_t *>(pool), kvType, blockTable,
-                                                        tokensPerBlock, blockBytes, rowBytes);
+                                                        tokensPerBlock, blockBytes, rowBytes, nullptr);
+    return launched();
+}
+
+extern "C" int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
+                                     float scale, int window, int chunk, float softCap, const float *sinks,
+                                     const int *dyn, const void *pool, int kvType, const int *blockTable,
+                                     int tokensPerBlock, long long blockBytes, long long rowBytes) {
+    if (dyn == nullptr || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || headDim <= 0 ||
+        headDim > ATT_THREADS * ATT_MAX_DIMS || heads > 65535 || kvType < 0 || kvType > 3 || tokensPerBlock <= 0 ||
+        (kvType == KV_Q8_0 && headDim % 32 != 0)) {
+        return (int) cudaErrorInvalidValue;
+    }
+    dim3 grid(1, heads);
+    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
+    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
+                                                        sinks, 0, 0, static_cast<const uint8_t *>(pool), kvType,
+                                                        blockTable, tokensPerBlock, blockBytes, rowBytes, dyn);
     return launched();
 }

@@ -55,6 +55,16 @@ int isthmus_attention(cudaStream_t s, const float *q, float *out, int n, int hea
                       float scale, int window, int chunk, float softCap, const float *sinks, int firstPosition,
                       int firstLive, const void *pool, int kvType, const int *blockTable, int tokensPerBlock,
                       long long blockBytes, long long rowBytes);
+/* One token (decode), as isthmus_store_kv / isthmus_attention with n = 1, but the position (dyn[0]) and, for
+ * attention, the first live key (dyn[1]) are read from device memory when the kernel runs: a CUDA graph
+ * captured once replays them with each step's values. */
+int isthmus_store_kv_dyn(cudaStream_t s, int kvType, void *pool, const float *k, const float *v, int kvHeads,
+                         int headDim, const int *dyn, const int *blockTable, int tokensPerBlock, long long blockBytes,
+                         long long rowBytes);
+int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim, float scale,
+                          int window, int chunk, float softCap, const float *sinks, const int *dyn, const void *pool,
+                          int kvType, const int *blockTable, int tokensPerBlock, long long blockBytes,
+                          long long rowBytes);
 /* Zeroes bytes at p. */
 int isthmus_fill_zero(cudaStream_t s, void *p, long long bytes);
 

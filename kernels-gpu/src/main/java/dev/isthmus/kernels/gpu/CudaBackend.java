@@ -14,11 +14,12 @@ import dev.isthmus.memory.kv.KvSequence;
 import dev.isthmus.memory.kv.KvStorage;
 import dev.isthmus.nativebindings.cuda.CudaRuntime;
 import dev.isthmus.nativebindings.cuda.IsthmusCuda;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -37,10 +38,15 @@ import java.util.Set;
  * {@link IllegalArgumentException}, never a kernel fault). {@link #close()} frees everything.
  *
  * <h2>Ordering</h2>
- * Kernels run asynchronously on the backend's stream. {@link #write}, {@link #read}, {@link #argmax}
- * and the small per-op uploads (positions, token ids, block tables, inverse frequencies, sinks) use
- * {@code cudaMemcpy}, whose legacy default stream is ordered with the backend's (blocking) stream, so
- * a host buffer is never reused while a kernel may still read the device copy made from it.
+ * Everything runs in order on the backend's one stream, and nothing inside a decode step waits for the
+ * device except {@link #read} and {@link #argmax}, which must return host values. The small per-op
+ * uploads (positions, token ids, block tables) and small {@link #write}s go through a {@link StagingRing}
+ * (pinned host memory, {@code cudaMemcpyAsync}, an event per ring segment so pinned bytes are never
+ * reused before their copy has run); an upload equal to the previous one of its kind (the positions
+ * every layer's RoPE gets, the block table that {@code storeKv} and {@code attention} of a layer share)
+ * is not repeated. Per-model constants (RoPE inverse frequencies, attention sinks) are uploaded once
+ * per array and re-uploaded only if the array's contents change. Large writes and every read use a
+ * pinned buffer and synchronise the stream.
  *
  * <h2>Errors</h2>
  * Shapes and types are checked in Java before any launch ({@link IllegalArgumentException} naming the
@@ -59,21 +65,32 @@ public final class CudaBackend implements Backend {
     /** The attention kernel's limit (128 threads × 4 dimensions each). */
     static final int MAX_HEAD_DIM = 512;
     private static final long STAGING_BYTES = 16L << 20;
+    /** Bytes of the ring for small uploads (grows when one upload needs more). */
+    static final long RING_BYTES = 1L << 20;
+    /** Constant arrays cached on the device before the cache is emptied (a guard against unbounded growth). */
+    private static final int MAX_CONSTANTS = 1024;
 
     private final MemorySegment stream;
     private final DeviceMemory owned = new DeviceMemory();
-    private final Arena hostArena = Arena.ofShared();
     private final List<KvBlockPool> pools = new ArrayList<>();
-    private MemorySegment host = MemorySegment.NULL;   // host scratch for copies (native, grown)
-    private MemorySegment intScratch = MemorySegment.NULL;
-    private long intScratchBytes;
-    private MemorySegment floatScratch = MemorySegment.NULL;
-    private long floatScratchBytes;
+    private MemorySegment io = MemorySegment.NULL;      // pinned host buffer for reads and large writes (grown)
+    private StagingRing ring;
+    private final IntUpload positionsUpload = new IntUpload();
+    private final IntUpload tokensUpload = new IntUpload();
+    private final IntUpload tableUpload = new IntUpload();
+    private final IdentityHashMap<float[], DeviceConstant> constants = new IdentityHashMap<>();
     private final MemorySegment argmaxResult;
     private final MemorySegment[] staging = new MemorySegment[2];
     private final MemorySegment[] stagingDone = new MemorySegment[2];
     private final boolean[] stagingBusy = new boolean[2];
     private int[] table = new int[64];
+    /** Decode steps recorded as CUDA graphs (system property {@code isthmus.cuda.graphs=false} turns them off). */
+    private final DecodeGraphs graphs;
+    // the block table staged in the current step, reused by the layer's attention after its storeKv
+    private KvSequence stepTableSeq;
+    private int stepTableLayer = -1;
+    private int stepTableCount;
+    private MemorySegment stepTable;
     private volatile boolean closed;
 
     /**
@@ -86,9 +103,11 @@ public final class CudaBackend implements Backend {
         IsthmusCuda.class.getName(); // fail fast below if the kernels are missing
         CudaRuntime.cudaSetDevice(0);
         this.stream = CudaRuntime.cudaStreamCreate();
+        this.graphs = new DecodeGraphs(stream, !"false".equalsIgnoreCase(System.getProperty("isthmus.cuda.graphs")));
         try {
             this.argmaxResult = CudaRuntime.cudaMalloc(4);
-            ensureHost(1 << 16);
+            ensureIo(1 << 16);
+            this.ring = new StagingRing(stream, RING_BYTES);
             IsthmusCuda.fillZero(stream, argmaxResult, 4); // loads the kernel library now: a missing one fails here
         } catch (RuntimeException | Error e) {
             close();
@@ -203,9 +222,26 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        ensureHost(4L * n);
-        MemorySegment.copy(src, srcOffset, host, F32, 0, n);
-        CudaRuntime.cudaMemcpy(dst.data(), host, 4L * n, CudaRuntime.cudaMemcpyHostToDevice);
+        long bytes = 4L * n;
+        if (graphs.active()) {
+            // staged in the step's parameter block; the recorded graph copies it on the device
+            MemorySegment staged = graphs.floats(src, srcOffset, n);
+            if (!graphs.skip(fp(15, dst.data().address(), staged.address(), n, 0))) {
+                CudaRuntime.cudaMemcpyAsync(dst.data().address(), staged.address(), bytes,
+                        CudaRuntime.cudaMemcpyDeviceToDevice, stream);
+            }
+            return;
+        }
+        if (bytes <= ring.capacity() / 4) {
+            long off = ring.reserve(bytes);
+            MemorySegment.copy(src, srcOffset, ring.host(), F32, off, n);
+            ring.copy(off, bytes, dst.data());
+            return;
+        }
+        ensureIo(bytes);
+        MemorySegment.copy(src, srcOffset, io, F32, 0, n);
+        CudaRuntime.cudaMemcpyAsync(dst.data().address(), io.address(), bytes, CudaRuntime.cudaMemcpyHostToDevice, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);   // io is reused by the next call
     }
 
     @Override
@@ -218,9 +254,21 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
-        ensureHost(4L * n);
-        CudaRuntime.cudaMemcpy(host, src.data(), 4L * n, CudaRuntime.cudaMemcpyDeviceToHost);
-        MemorySegment.copy(host, F32, 0, dst, dstOffset, n);
+        if (graphs.active()) {
+            // the step's end: the copy to pinned memory is the graph's last node
+            boolean replay = graphs.skip(fp(16, src.data().address(), n, 0, 0));
+            MemorySegment result = graphs.result(4L * n);
+            if (!replay) {
+                CudaRuntime.cudaMemcpyAsync(result.address(), src.data().address(), 4L * n,
+                        CudaRuntime.cudaMemcpyDeviceToHost, stream);
+            }
+            MemorySegment.copy(graphs.finish(), F32, 0, dst, dstOffset, n);
+            return;
+        }
+        ensureIo(4L * n);
+        CudaRuntime.cudaMemcpyAsync(io.address(), src.data().address(), 4L * n, CudaRuntime.cudaMemcpyDeviceToHost, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);
+        MemorySegment.copy(io, F32, 0, dst, dstOffset, n);
     }
 
     @Override
@@ -261,12 +309,15 @@ public final class CudaBackend implements Backend {
 
         @Override
         public void copy(long from, long to, long bytes) {
+            if (graphs.active()) {
+                throw new IllegalStateException("KV block copies are not allowed inside a decode step");
+            }
             if (from < 0 || to < 0 || bytes < 0 || from + bytes > memory.byteSize() || to + bytes > memory.byteSize()) {
                 throw new IndexOutOfBoundsException("KV block copy " + from + " -> " + to + " of " + bytes
                         + " bytes outside the pool's " + memory.byteSize());
             }
-            CudaRuntime.cudaMemcpy(MemorySegment.ofAddress(memory.address() + to),
-                    MemorySegment.ofAddress(memory.address() + from), bytes, CudaRuntime.cudaMemcpyDeviceToDevice);
+            CudaRuntime.cudaMemcpyAsync(memory.address() + to, memory.address() + from, bytes,
+                    CudaRuntime.cudaMemcpyDeviceToDevice, stream);
         }
 
         @Override
@@ -300,6 +351,10 @@ public final class CudaBackend implements Backend {
         if (x.rows() == 0 || w.rows() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(1, w.data().address(), x.data().address(), y.data().address(),
+                x.rows()))) {
+            return;
+        }
         if (w.cols() == 0) {
             IsthmusCuda.fillZero(stream, y.data(), y.byteSize());
             return;
@@ -320,6 +375,9 @@ public final class CudaBackend implements Backend {
         if (y.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(2, y.data().address(), bias.data().address(), y.rows(), y.cols()))) {
+            return;
+        }
         IsthmusCuda.addBias(stream, y.data(), bias.data(), y.rows(), y.cols());
     }
 
@@ -334,6 +392,10 @@ public final class CudaBackend implements Backend {
         if (a.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(3, a.data().address(), b.data().address(), out.data().address(),
+                a.elements()))) {
+            return;
+        }
         IsthmusCuda.add(stream, a.data(), b.data(), out.data(), a.elements());
     }
 
@@ -343,6 +405,9 @@ public final class CudaBackend implements Backend {
         f32(x, "x");
         dev(x, "x");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(4, x.data().address(), Float.floatToRawIntBits(factor), x.elements(), 0))) {
             return;
         }
         IsthmusCuda.scale(stream, x.data(), factor, x.elements());
@@ -361,6 +426,10 @@ public final class CudaBackend implements Backend {
         dev(weight, "weight");
         dev(out, "out");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(5, x.data().address(), weight.data().address(), out.data().address(),
+                x.elements() * 4 + (plusOne ? 1 : 0) + ((long) Float.floatToRawIntBits(eps) << 32)))) {
             return;
         }
         IsthmusCuda.rmsNorm(stream, x.data(), weight.data(), out.data(), x.elements() / dim, (int) dim, eps, plusOne);
@@ -385,6 +454,10 @@ public final class CudaBackend implements Backend {
         if (x.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(6, x.data().address(), weight.data().address(), out.data().address(),
+                x.elements() + (bias == null ? 0 : bias.data().address() * 31)))) {
+            return;
+        }
         IsthmusCuda.layerNorm(stream, x.data(), weight.data(), bias == null ? MemorySegment.NULL : bias.data(),
                 out.data(), x.rows(), dim, eps);
     }
@@ -397,8 +470,14 @@ public final class CudaBackend implements Backend {
         if (x.rows() == 0) {
             return;
         }
-        MemorySegment pos = uploadInts(positions, positions.length);
-        MemorySegment inv = uploadFloats(spec.inverseFrequencies(), spec.inverseFrequencies().length);
+        MemorySegment pos = graphs.active() ? graphs.ints(positions, positions.length, positions.length)
+                : uploadInts(positions, positions.length, positionsUpload);
+        MemorySegment inv = constant(spec.inverseFrequencies());
+        if (graphs.active() && graphs.skip(fp(7, x.data().address(), inv.address(),
+                ((long) heads << 40) ^ ((long) headDim << 20) ^ ((long) spec.rotaryDim() << 1) ^ spec.layout().ordinal(),
+                ((long) Float.floatToRawIntBits(spec.attentionScaling()) << 32) ^ x.rows()))) {
+            return;
+        }
         IsthmusCuda.rope(stream, x.data(), x.rows(), heads, headDim, pos, inv, spec.attentionScaling(), spec.rotaryDim(),
                 spec.layout() == RopeLayout.NEOX);
     }
@@ -410,6 +489,9 @@ public final class CudaBackend implements Backend {
         dev(x, "x");
         dev(out, "out");
         if (x.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(8, x.data().address(), out.data().address(), act.ordinal(), x.elements()))) {
             return;
         }
         IsthmusCuda.activation(stream, act.ordinal(), x.data(), out.data(), x.elements());
@@ -424,6 +506,10 @@ public final class CudaBackend implements Backend {
         dev(up, "up");
         dev(out, "out");
         if (gate.elements() == 0) {
+            return;
+        }
+        if (graphs.active() && graphs.skip(fp(9, gate.data().address(), up.data().address(), out.data().address(),
+                gate.elements() * 8 + act.ordinal()))) {
             return;
         }
         IsthmusCuda.gatedActivation(stream, act.ordinal(), gate.data(), up.data(), out.data(), gate.elements());
@@ -449,7 +535,12 @@ public final class CudaBackend implements Backend {
         if (tokens.length == 0 || table.cols() == 0) {
             return;
         }
-        MemorySegment ids = uploadInts(tokens, tokens.length);
+        MemorySegment ids = graphs.active() ? graphs.ints(tokens, tokens.length, tokens.length)
+                : uploadInts(tokens, tokens.length, tokensUpload);
+        if (graphs.active() && graphs.skip(fp(10, table.data().address(), out.data().address(),
+                Float.floatToRawIntBits(scale), tokens.length))) {
+            return;
+        }
         IsthmusCuda.embedding(stream, table.dtype().ggmlId(), table.data(), table.cols(), ids, tokens.length, scale, out.data());
     }
 
@@ -464,6 +555,9 @@ public final class CudaBackend implements Backend {
         if (x.elements() == 0) {
             return;
         }
+        if (graphs.active() && graphs.skip(fp(11, x.data().address(), Float.floatToRawIntBits(cap), x.elements(), 0))) {
+            return;
+        }
         IsthmusCuda.softCap(stream, x.data(), cap, x.elements());
     }
 
@@ -472,9 +566,22 @@ public final class CudaBackend implements Backend {
         open();
         OpChecks.argmax(x, row);
         dev(x, "x");
-        IsthmusCuda.argmax(stream, x.data().asSlice(row * x.rowBytes(), x.rowBytes()), x.cols(), argmaxResult);
-        CudaRuntime.cudaMemcpy(host, argmaxResult, 4, CudaRuntime.cudaMemcpyDeviceToHost);
-        return host.get(I32, 0);
+        MemorySegment rowData = row == 0 ? x.data() : x.data().asSlice(row * x.rowBytes(), x.rowBytes());
+        if (graphs.active()) {
+            // the step's end: the argmax and its copy to pinned memory are the graph's last nodes
+            boolean replay = graphs.skip(fp(12, rowData.address(), x.cols(), 0, 0));
+            MemorySegment result = graphs.result(4);
+            if (!replay) {
+                IsthmusCuda.argmax(stream, rowData, x.cols(), argmaxResult);
+                CudaRuntime.cudaMemcpyAsync(result.address(), argmaxResult.address(), 4,
+                        CudaRuntime.cudaMemcpyDeviceToHost, stream);
+            }
+            return graphs.finish().get(I32, 0);
+        }
+        IsthmusCuda.argmax(stream, rowData, x.cols(), argmaxResult);
+        CudaRuntime.cudaMemcpyAsync(io.address(), argmaxResult.address(), 4, CudaRuntime.cudaMemcpyDeviceToHost, stream);
+        CudaRuntime.cudaStreamSynchronize(stream);
+        return io.get(I32, 0);
     }
 
     private static void checkLayer(KvBlockPool pool, int layer) {
@@ -505,6 +612,20 @@ public final class CudaBackend implements Backend {
         }
         for (int t = firstPosition; t < firstPosition + n; t++) {
             seq.requireWritable(layer, t);
+        }
+        if (graphs.active() && n == 1) {
+            MemorySegment blocks = stepTable(seq, layer, firstPosition);
+            MemorySegment dyn = graphs.pair(firstPosition, 0);
+            if (graphs.skip(fp(13, pool.deviceSegment().address(), k.data().address() ^ (v.data().address() << 1),
+                    ((long) layer << 32) ^ pool.config().type().ordinal(), blocks.address()))) {
+                return;
+            }
+            IsthmusCuda.storeKvDyn(stream, pool.config().type().ordinal(), pool.deviceSegment(), k.data(), v.data(),
+                    ls.kvHeads(), hd, dyn, blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+            return;
+        }
+        if (graphs.active()) {
+            throw new dev.isthmus.memory.backend.StepMismatchException("a decode step stores one token, not " + n);
         }
         MemorySegment blocks = uploadTable(seq, layer, firstPosition + n - 1);
         IsthmusCuda.storeKv(stream, pool.config().type().ordinal(), pool.deviceSegment(), k.data(), v.data(), n,
@@ -554,8 +675,26 @@ public final class CudaBackend implements Backend {
         if (n == 0) {
             return;
         }
+        if (graphs.active() && n == 1) {
+            MemorySegment blocks = stepTable(seq, layer, last);
+            MemorySegment dyn = graphs.pair(firstPosition, live);
+            MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
+            if (graphs.skip(fp(14, q.data().address() ^ (out.data().address() << 1), blocks.address() ^ sinks.address(),
+                    ((long) layer << 32) ^ ((long) heads << 16) ^ kvHeads ^ ((long) hd << 48),
+                    ((long) Float.floatToRawIntBits(spec.scale()) << 32) ^ Float.floatToRawIntBits(spec.softCap())
+                            ^ ((long) spec.slidingWindow() << 8) ^ spec.chunkSize()))) {
+                return;
+            }
+            IsthmusCuda.attentionDyn(stream, q.data(), out.data(), heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
+                    spec.chunkSize(), spec.softCap(), sinks, dyn, pool.deviceSegment(), pool.config().type().ordinal(),
+                    blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+            return;
+        }
+        if (graphs.active()) {
+            throw new dev.isthmus.memory.backend.StepMismatchException("a decode step attends one query, not " + n);
+        }
         MemorySegment blocks = uploadTable(seq, layer, last);
-        MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : uploadFloats(spec.sinks(), heads);
+        MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
         IsthmusCuda.attention(stream, q.data(), out.data(), n, heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
                 spec.chunkSize(), spec.softCap(), sinks, firstPosition, live, pool.deviceSegment(),
                 pool.config().type().ordinal(), blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
@@ -576,7 +715,67 @@ public final class CudaBackend implements Backend {
         throw new IllegalArgumentException("the sequence's KV pool is not one of this cuda backend's (use newKvPool)");
     }
 
-    /** The layer's block table for logical blocks 0 .. lastToken/T, uploaded to the int scratch. */
+    /**
+     * Inside a recorded step: the layer's block table for logical blocks 0 .. lastToken/T in the step's
+     * parameter block, padded with zeros to the recorded room (so every step of the recording has the
+     * same parameter layout); the layer's attention reuses its storeKv's table.
+     */
+    private MemorySegment stepTable(KvSequence seq, int layer, int lastToken) {
+        int count = lastToken / seq.pool().tokensPerBlock() + 1;
+        if (stepTable != null && stepTableSeq == seq && stepTableLayer == layer && stepTableCount == count) {
+            MemorySegment t = stepTable;
+            stepTable = null;     // one reuse: the next layer uploads its own
+            return t;
+        }
+        int room = graphs.tableRoom(count);
+        if (table.length < count) {
+            table = new int[Math.max(count, table.length * 2)];
+        }
+        for (int b = 0; b < count; b++) {
+            table[b] = seq.block(layer, b);
+        }
+        stepTable = graphs.ints(table, count, room);
+        stepTableSeq = seq;
+        stepTableLayer = layer;
+        stepTableCount = count;
+        return stepTable;
+    }
+
+    private static long fp(int op, long a, long b, long c, long d) {
+        long h = 0x9E3779B97F4A7C15L * (op + 1);
+        h = (h ^ a) * 0xBF58476D1CE4E5B9L;
+        h = (h ^ b) * 0x94D049BB133111EBL;
+        h = (h ^ c) * 0xBF58476D1CE4E5B9L;
+        h = (h ^ d) * 0x94D049BB133111EBL;
+        return h ^ (h >>> 31);
+    }
+
+    @Override
+    public void beginStep(Object key) {
+        open();
+        stepTable = null;
+        stepTableSeq = null;
+        graphs.begin(key);
+    }
+
+    @Override
+    public void abortStep() {
+        stepTable = null;
+        stepTableSeq = null;
+        graphs.abort();
+    }
+
+    /** Decode steps captured as CUDA graphs so far (see {@link #beginStep}). */
+    public long graphCaptures() {
+        return graphs.captures();
+    }
+
+    /** Decode steps replayed from a captured graph so far. */
+    public long graphReplays() {
+        return graphs.replays();
+    }
+
+    /** The layer's block table for logical blocks 0 .. lastToken/T, staged (or the same upload as last time). */
     private MemorySegment uploadTable(KvSequence seq, int layer, int lastToken) {
         int count = lastToken / seq.pool().tokensPerBlock() + 1;
         if (table.length < count) {
@@ -585,46 +784,111 @@ public final class CudaBackend implements Backend {
         for (int b = 0; b < count; b++) {
             table[b] = seq.block(layer, b);
         }
-        return uploadInts(table, count);
+        return uploadInts(table, count, tableUpload);
     }
 
-    private MemorySegment uploadInts(int[] values, int count) {
+    /** The last upload of one kind: a copy of its values and where it lies in the ring. */
+    private static final class IntUpload {
+        int[] values = new int[64];
+        int count = -1;
+        long offset;
+        long stamp;
+        int generation;
+    }
+
+    /**
+     * {@code values[0..count)} as a device array: the previous upload of this kind when it held the same
+     * values and the ring has not come round to it since, else a new upload through the ring (no
+     * synchronisation).
+     */
+    private MemorySegment uploadInts(int[] values, int count, IntUpload last) {
         long bytes = 4L * Math.max(1, count);
-        if (intScratchBytes < bytes) {
-            if (intScratchBytes > 0) {
-                CudaRuntime.cudaFree(intScratch);
-            }
-            intScratchBytes = 0;
-            long size = Math.max(bytes, 1 << 16);
-            intScratch = CudaRuntime.cudaMalloc(size);
-            intScratchBytes = size;
+        if (last.count == count && last.generation == ring.generation()
+                && ring.staged() - last.stamp <= ring.capacity() / 2
+                && Arrays.equals(values, 0, count, last.values, 0, count)) {
+            return ring.device(last.offset);
         }
-        ensureHost(bytes);
-        MemorySegment.copy(values, 0, host, I32, 0, count);
-        CudaRuntime.cudaMemcpy(intScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
-        return intScratch;
+        long off = ring.reserve(bytes);
+        MemorySegment.copy(values, 0, ring.host(), I32, off, count);
+        ring.copy(off, bytes, null);
+        if (bytes <= ring.capacity() / 4) {
+            // data staged at off stays intact until about capacity - bytes more have been staged
+            if (last.values.length < count) {
+                last.values = new int[Math.max(count, 2 * last.values.length)];
+            }
+            System.arraycopy(values, 0, last.values, 0, count);
+            last.count = count;
+            last.offset = off;
+            last.stamp = ring.staged();
+            last.generation = ring.generation();
+        } else {
+            last.count = -1;
+        }
+        return ring.device(off);
     }
 
-    private MemorySegment uploadFloats(float[] values, int count) {
-        long bytes = 4L * Math.max(1, count);
-        if (floatScratchBytes < bytes) {
-            if (floatScratchBytes > 0) {
-                CudaRuntime.cudaFree(floatScratch);
-            }
-            floatScratchBytes = 0;
-            long size = Math.max(bytes, 1 << 16);
-            floatScratch = CudaRuntime.cudaMalloc(size);
-            floatScratchBytes = size;
+    /** A per-model constant array on the device and the values it was uploaded with. */
+    private record DeviceConstant(float[] values, MemorySegment device) {}
+
+    /**
+     * {@code values} on the device, uploaded once per array (keyed by identity: RoPE and attention specs
+     * are built once per model) and uploaded again, to the same device memory, if its contents changed.
+     */
+    private MemorySegment constant(float[] values) {
+        DeviceConstant c = constants.get(values);
+        if (c != null && Arrays.equals(c.values, values)) {
+            return c.device;
         }
-        ensureHost(bytes);
-        MemorySegment.copy(values, 0, host, F32, 0, count);
-        CudaRuntime.cudaMemcpy(floatScratch, host, 4L * count, CudaRuntime.cudaMemcpyHostToDevice);
-        return floatScratch;
+        if (graphs.active()) {
+            return graphs.floats(values, 0, values.length);   // a copy through the ring would be recorded
+        }
+        long bytes = 4L * Math.max(1, values.length);
+        if (c == null) {
+            if (constants.size() >= MAX_CONSTANTS) {
+                freeConstants();
+            }
+            MemorySegment d = CudaRuntime.cudaMalloc(bytes);
+            c = new DeviceConstant(values.clone(), MemorySegment.ofAddress(d.address()).reinterpret(bytes));
+            constants.put(values, c);
+        } else {
+            System.arraycopy(values, 0, c.values, 0, values.length);
+        }
+        if (values.length > 0) {
+            long off = ring.reserve(bytes);
+            MemorySegment.copy(values, 0, ring.host(), F32, off, values.length);
+            ring.copy(off, 4L * values.length, c.device);
+        }
+        return c.device;
     }
 
-    private void ensureHost(long bytes) {
-        if (host.byteSize() < bytes) {
-            host = hostArena.allocate(Math.max(bytes, 2 * host.byteSize()), 64);
+    /** Frees every cached constant (after the stream has drained: kernels may still read them). */
+    private void freeConstants() {
+        CudaRuntime.cudaStreamSynchronize(stream);
+        for (DeviceConstant c : constants.values()) {
+            CudaRuntime.cudaFree(c.device);
+        }
+        constants.clear();
+    }
+
+    /** Device constants cached now (for tests). */
+    int cachedConstants() {
+        return constants.size();
+    }
+
+    /** The staging ring (for tests). */
+    StagingRing ring() {
+        return ring;
+    }
+
+    private void ensureIo(long bytes) {
+        if (io.byteSize() < bytes) {
+            long size = Math.max(bytes, 2 * io.byteSize());
+            if (io.byteSize() > 0) {
+                CudaRuntime.cudaStreamSynchronize(stream);
+                CudaRuntime.cudaFreeHost(io);
+                io = MemorySegment.NULL;
+            }
+            io = CudaRuntime.cudaMallocHost(size);
         }
     }
 
@@ -698,11 +962,25 @@ public final class CudaBackend implements Backend {
         }
         closed = true;
         RuntimeException first = null;
+        if (graphs != null && graphs.active()) {
+            try {
+                graphs.abort();   // ends a capture: the stream cannot synchronise while it records
+            } catch (RuntimeException e) {
+                first = e;
+            }
+        }
         if (stream != null) {
             try {
                 CudaRuntime.cudaStreamSynchronize(stream);
             } catch (RuntimeException e) {
-                first = e;
+                first = first == null ? e : first;
+            }
+        }
+        if (graphs != null) {
+            try {
+                graphs.close();
+            } catch (RuntimeException e) {
+                first = first == null ? e : first;
             }
         }
         for (KvBlockPool pool : pools) {
@@ -721,13 +999,17 @@ public final class CudaBackend implements Backend {
             }
         }
         List<Runnable> frees = new ArrayList<>();
-        if (intScratchBytes > 0) {
-            MemorySegment p = intScratch;
-            frees.add(() -> CudaRuntime.cudaFree(p));
+        for (DeviceConstant c : constants.values()) {
+            frees.add(() -> CudaRuntime.cudaFree(c.device));
         }
-        if (floatScratchBytes > 0) {
-            MemorySegment p = floatScratch;
-            frees.add(() -> CudaRuntime.cudaFree(p));
+        constants.clear();
+        if (ring != null) {
+            StagingRing r = ring;
+            frees.add(r::close);
+        }
+        if (io.byteSize() > 0) {
+            MemorySegment p = io;
+            frees.add(() -> CudaRuntime.cudaFreeHost(p));
         }
         if (argmaxResult != null) {
             frees.add(() -> CudaRuntime.cudaFree(argmaxResult));
@@ -752,9 +1034,7 @@ public final class CudaBackend implements Backend {
                 first = first == null ? e : first;
             }
         }
-        intScratchBytes = 0;
-        floatScratchBytes = 0;
-        hostArena.close();
+        io = MemorySegment.NULL;
         if (first != null) {
             throw first;
         }

@@ -130,6 +130,28 @@ public interface Backend extends AutoCloseable {
      */
     void attention(Tensor q, KvSequence seq, int layer, int firstPosition, AttentionSpec spec, Tensor out);
 
+    // ---------------------------------------------------------------- decode steps
+
+    /**
+     * Declares that the ops called from now until the next {@link #argmax} or {@link #read} (which
+     * end the step) form one decode step whose structure — the ops, their order, tensors, shapes and
+     * specs, but not the values of token ids, positions or block tables — is the same for every step
+     * begun with an equal {@code key}. A backend may record such a step once and replay the recording
+     * (CUDA graphs: no launch per op); the caller still calls every op, in the same order. The
+     * default does nothing (every op runs directly).
+     *
+     * <p>An op of a replayed step that differs from the recording throws
+     * {@link StepMismatchException} before anything of the step has run; the caller then calls
+     * {@link #abortStep()} and calls the step's ops again (they run directly). After any other
+     * exception inside a step the caller calls {@link #abortStep()} too.
+     */
+    default void beginStep(Object key) {
+    }
+
+    /** Leaves a step begun by {@link #beginStep} without running it and forgets its key's recording. */
+    default void abortStep() {
+    }
+
     /** Frees what the backend allocated (activation tensors, device weights and caches). Idempotent. */
     @Override
     void close();

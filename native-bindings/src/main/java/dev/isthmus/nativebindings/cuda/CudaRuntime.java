@@ -42,6 +42,8 @@ public final class CudaRuntime {
     public static final int cudaErrorInsufficientDriver = 35;
     /** {@code cudaErrorNoDevice}. */
     public static final int cudaErrorNoDevice = 100;
+    /** {@code cudaErrorNotReady}: the work an event or stream waits for has not completed yet (not a failure). */
+    public static final int cudaErrorNotReady = 600;
 
     // ---- cudaMemcpyKind ----
     /** {@code cudaMemcpyHostToHost}. */
@@ -96,6 +98,9 @@ public final class CudaRuntime {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT));
         static final MethodHandle memcpyAsync = L.downcall("cudaMemcpyAsync",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
+        static final MethodHandle memcpyAsyncAt = L.downcall("cudaMemcpyAsync",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS));
+        static final MethodHandle eventQuery = L.downcall("cudaEventQuery", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamCreate = L.downcall("cudaStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamSynchronize = L.downcall("cudaStreamSynchronize", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         static final MethodHandle streamDestroy = L.downcall("cudaStreamDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -109,6 +114,15 @@ public final class CudaRuntime {
         static final MethodHandle getLastError = L.downcall("cudaGetLastError", FunctionDescriptor.of(JAVA_INT));
         static final MethodHandle getErrorName = L.downcall("cudaGetErrorName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         static final MethodHandle getErrorString = L.downcall("cudaGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle streamBeginCapture = L.downcall("cudaStreamBeginCapture",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle streamEndCapture = L.downcall("cudaStreamEndCapture",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle graphInstantiate = L.downcall("cudaGraphInstantiate",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
+        static final MethodHandle graphLaunch = L.downcall("cudaGraphLaunch", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle graphDestroy = L.downcall("cudaGraphDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        static final MethodHandle graphExecDestroy = L.downcall("cudaGraphExecDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     }
 
     private static void ensure() {
@@ -327,6 +341,19 @@ public final class CudaRuntime {
         }
     }
 
+    /**
+     * {@code cudaMemcpyAsync} between raw addresses (no segment wrappers, so a hot path allocates nothing);
+     * the caller guarantees both ranges hold {@code count} bytes.
+     */
+    public static void cudaMemcpyAsync(long dst, long src, long count, int kind, MemorySegment stream) {
+        ensure();
+        try {
+            check("cudaMemcpyAsync", (int) H.memcpyAsyncAt.invokeExact(dst, src, count, kind, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     // ---- streams and events ----
 
     private static MemorySegment handleOut(String call, MethodHandle mh) {
@@ -345,6 +372,70 @@ public final class CudaRuntime {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    // ---- graphs ----
+
+    /** {@code cudaStreamCaptureModeRelaxed}: other threads' unsafe calls are not refused during a capture. */
+    public static final int cudaStreamCaptureModeRelaxed = 2;
+
+    /** {@code cudaStreamBeginCapture(stream, mode)}: work enqueued on the stream is recorded, not run. */
+    public static void cudaStreamBeginCapture(MemorySegment stream, int mode) {
+        ensure();
+        try {
+            check("cudaStreamBeginCapture", (int) H.streamBeginCapture.invokeExact(stream, mode));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * {@code cudaStreamEndCapture(stream, &graph)}: the recorded graph ({@code cudaGraph_t}). Throws (with
+     * the capture ended) when the capture was invalidated.
+     */
+    public static MemorySegment cudaStreamEndCapture(MemorySegment stream) {
+        ensure();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = arena.allocate(ADDRESS);
+            check("cudaStreamEndCapture", (int) H.streamEndCapture.invokeExact(stream, p));
+            return p.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphInstantiate(&exec, graph, 0)}: an executable graph ({@code cudaGraphExec_t}). */
+    public static MemorySegment cudaGraphInstantiate(MemorySegment graph) {
+        ensure();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = arena.allocate(ADDRESS);
+            check("cudaGraphInstantiate", (int) H.graphInstantiate.invokeExact(p, graph, 0L));
+            return p.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphLaunch(exec, stream)}. */
+    public static void cudaGraphLaunch(MemorySegment exec, MemorySegment stream) {
+        ensure();
+        try {
+            check("cudaGraphLaunch", (int) H.graphLaunch.invokeExact(exec, stream));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code cudaGraphDestroy(graph)}. */
+    public static void cudaGraphDestroy(MemorySegment graph) {
+        ensure();
+        handleCall("cudaGraphDestroy", H.graphDestroy, graph);
+    }
+
+    /** {@code cudaGraphExecDestroy(exec)}. */
+    public static void cudaGraphExecDestroy(MemorySegment exec) {
+        ensure();
+        handleCall("cudaGraphExecDestroy", H.graphExecDestroy, exec);
     }
 
     /** {@code cudaStreamCreate(&stream)}. */
@@ -379,6 +470,25 @@ public final class CudaRuntime {
         } catch (Throwable t) {
             throw rethrow(t);
         }
+    }
+
+    /**
+     * {@code cudaEventQuery(event)}: true when the work before the event's last record has completed (or it
+     * was never recorded), false while it is pending ({@code cudaErrorNotReady}); any other error throws.
+     */
+    public static boolean cudaEventQuery(MemorySegment event) {
+        ensure();
+        int err;
+        try {
+            err = (int) H.eventQuery.invokeExact(event);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (err == cudaErrorNotReady) {
+            return false;
+        }
+        check("cudaEventQuery", err);
+        return true;
     }
 
     /** {@code cudaEventSynchronize(event)}. */

@@ -33,7 +33,8 @@ public final class IsthmusCuda {
     static final List<String> SYMBOLS = List.of("isthmus_abi_version", "isthmus_matmul", "isthmus_embedding",
             "isthmus_add", "isthmus_add_bias", "isthmus_scale", "isthmus_soft_cap", "isthmus_rms_norm",
             "isthmus_layer_norm", "isthmus_rope", "isthmus_activation", "isthmus_gated_activation", "isthmus_argmax",
-            "isthmus_store_kv", "isthmus_attention", "isthmus_fill_zero");
+            "isthmus_store_kv", "isthmus_attention", "isthmus_fill_zero", "isthmus_store_kv_dyn",
+            "isthmus_attention_dyn");
 
     private static final class H {
         static final NativeLibrary L = IsthmusCudaLibrary.require();
@@ -69,6 +70,13 @@ public final class IsthmusCuda {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                         JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT,
                         ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        static final MethodHandle storeKvDyn = L.downcall("isthmus_store_kv_dyn",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS,
+                        ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        static final MethodHandle attentionDyn = L.downcall("isthmus_attention_dyn",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                        JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS,
+                        ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
         static final MethodHandle fillZero = L.downcall("isthmus_fill_zero",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
     }
@@ -269,6 +277,43 @@ public final class IsthmusCuda {
             throw rethrow(t);
         }
         check("isthmus_attention", err);
+    }
+
+    /**
+     * As {@link #storeKv} for one token whose position is read from device memory ({@code dyn[0]}) when the
+     * kernel runs (for CUDA graphs replayed step after step).
+     */
+    public static void storeKvDyn(MemorySegment stream, int kvType, MemorySegment pool, MemorySegment k, MemorySegment v,
+                                  int kvHeads, int headDim, MemorySegment dyn, MemorySegment blockTable,
+                                  int tokensPerBlock, long blockBytes, long rowBytes) {
+        ensure();
+        int err;
+        try {
+            err = (int) H.storeKvDyn.invokeExact(stream, kvType, pool, k, v, kvHeads, headDim, dyn, blockTable,
+                    tokensPerBlock, blockBytes, rowBytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check("isthmus_store_kv_dyn", err);
+    }
+
+    /**
+     * As {@link #attention} for one query whose position ({@code dyn[0]}) and first live key ({@code dyn[1]})
+     * are read from device memory when the kernel runs.
+     */
+    public static void attentionDyn(MemorySegment stream, MemorySegment q, MemorySegment out, int heads, int kvHeads,
+                                    int headDim, float scale, int window, int chunk, float softCap, MemorySegment sinks,
+                                    MemorySegment dyn, MemorySegment pool, int kvType, MemorySegment blockTable,
+                                    int tokensPerBlock, long blockBytes, long rowBytes) {
+        ensure();
+        int err;
+        try {
+            err = (int) H.attentionDyn.invokeExact(stream, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
+                    sinks, dyn, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        check("isthmus_attention_dyn", err);
     }
 
     /** Zeroes {@code bytes} bytes of device memory at {@code p}. */

@@ -13,6 +13,7 @@ import dev.isthmus.memory.backend.Backend;
 import dev.isthmus.memory.backend.DType;
 import dev.isthmus.memory.backend.RopeLayout;
 import dev.isthmus.memory.backend.RopeSpec;
+import dev.isthmus.memory.backend.StepMismatchException;
 import dev.isthmus.memory.backend.Tensor;
 import dev.isthmus.memory.kv.KvBlockPool;
 import dev.isthmus.memory.kv.KvCacheConfig;
@@ -357,6 +358,10 @@ public final class DenseModel implements AutoCloseable {
         private final Map<RopeConfig, RopeTables> ropeTables = new HashMap<>();
         private final int capacity;
         private final int[] onePosition = new int[1];
+        /** Keys of this session's decode steps for {@link Backend#beginStep} (argmax only / logits read). */
+        private final Object argmaxStep = new Object();
+        private final Object logitsStep = new Object();
+        private final RopeConfig[] ropeConfigs;
         private int[] positions = new int[0];
         /** Largest position of the current call: RoPE schedules that depend on the length see the whole call, as in one pass. */
         private int callMaxPosition;
@@ -375,6 +380,7 @@ public final class DenseModel implements AutoCloseable {
             seq = pool.newSequence();
             capacity = maxTokens;
             ropes.forEach((c, r) -> schedules.put(c, r.schedule()));
+            ropeConfigs = ropes.keySet().toArray(new RopeConfig[0]);
         }
 
         /** Tokens in the cache so far (the next token's position). */
@@ -442,9 +448,33 @@ public final class DenseModel implements AutoCloseable {
         }
 
         private int chunk(int[] tokens, float[] all, int allRow, float[] last, boolean lastChunk) {
+            int start = seq.reserve(tokens.length);
+            if (tokens.length != 1 || all != null || !lastChunk) {
+                return ops(tokens, all, allRow, last, lastChunk, start);
+            }
+            // A decode step: the same ops every token, which a backend may record once and replay
+            // (CUDA graphs). RoPE tables that depend on the length are settled first, so that a change
+            // shows as a different step rather than in the middle of one.
+            for (RopeConfig c : ropeConfigs) {
+                ropeSpec(c);
+            }
+            backend.beginStep(last != null ? logitsStep : argmaxStep);
+            try {
+                return ops(tokens, all, allRow, last, lastChunk, start);
+            } catch (StepMismatchException e) {
+                // the recording no longer fits: nothing of the step ran; run it directly
+                backend.abortStep();
+                return ops(tokens, all, allRow, last, lastChunk, start);
+            } catch (RuntimeException | Error e) {
+                backend.abortStep();
+                throw e;
+            }
+        }
+
+        /** The ops of one chunk whose positions {@code start ..} are reserved. */
+        private int ops(int[] tokens, float[] all, int allRow, float[] last, boolean lastChunk, int start) {
             int n = tokens.length;
             Buffers buf = n == 1 ? one : n == maxBatch ? full : full.first(n);
-            int start = seq.reserve(n);
             int[] pos;
             if (n == 1) {
                 onePosition[0] = start;
