@@ -1,11 +1,30 @@
 // Matrix products with weights in their GGUF block formats, read in place, and embedding lookup.
-//   n == 1: matvec, one warp per output row (float types: lanes stride the row element by element;
-//           block types: lanes take consecutive 32-value chunks, so a warp reads a contiguous span).
+//   n == 1: matvec: the unit kernels of matvec.cuh (16-byte loads, several rows a group sharing x)
+//           whenever the alignments allow; otherwise (x not 16-byte aligned, float rows not a whole
+//           number of units) the general kernels below, one warp per output row.
 //   n > 1:  a plain shared-memory tiled GEMM (64 weight rows x 32 tokens a block, 32 values of the
 //           reduction a step), dequantising the weight tile on the fly. Tensor cores come later.
 #include "common.cuh"
+#include "matvec.cuh"
 
 namespace isthmus {
+
+// Multiprocessors of the current device (read once; 132, an H100's, if the query fails).
+inline int sm_count() {
+    static int count = 0;
+    if (count <= 0) {
+        int dev = 0;
+        int n = 0;
+        if (cudaGetDevice(&dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && n > 0) {
+            count = n;
+        } else {
+            (void) cudaGetLastError();  // not this launch's error
+            count = 132;
+        }
+    }
+    return count;
+}
 
 constexpr int MV_WARPS = 8;
 
@@ -111,6 +130,7 @@ template <int T>
 int launch_matmul(cudaStream_t s, const void *w, int rows, int cols, const float *x, float *y, int n) {
     const uint8_t *wb = static_cast<const uint8_t *>(w);
     if (n == 1) {
+        if (launch_matvec_units<T>(s, wb, rows, cols, x, y, sm_count())) return launched();
         dim3 grid((rows + MV_WARPS - 1) / MV_WARPS);
         if (T == T_F32 || T == T_F16 || T == T_BF16) {
             matvec_float<T><<<grid, MV_WARPS * 32, 0, s>>>(wb, rows, cols, x, y);

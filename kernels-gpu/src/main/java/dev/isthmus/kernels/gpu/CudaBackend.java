@@ -133,10 +133,14 @@ public final class CudaBackend implements Backend {
 
     // ---------------------------------------------------------------- memory
 
-    /** Device memory of {@code bytes} (at least 4), recorded as this backend's, as a sized segment. */
+    /**
+     * Device memory of {@code bytes} (at least 4), recorded as this backend's, as a sized segment. The
+     * allocation is rounded up to 16 bytes, so the kernels' aligned 4- and 16-byte loads that cover the
+     * last bytes of a weight never leave it.
+     */
     private MemorySegment deviceAlloc(long bytes) {
         long n = Math.max(4, bytes);
-        MemorySegment p = CudaRuntime.cudaMalloc(n);
+        MemorySegment p = CudaRuntime.cudaMalloc((n + 15) & ~15L);
         owned.add(p.address(), n);
         return MemorySegment.ofAddress(p.address()).reinterpret(n);
     }

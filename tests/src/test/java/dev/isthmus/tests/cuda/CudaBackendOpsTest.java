@@ -243,6 +243,68 @@ class CudaBackendOpsTest {
         }
     }
 
+    /**
+     * The decode matvec's shape paths (matvec.cuh): few rows with long rows (eight warps a row), many
+     * short rows (one warp a group), row counts that are no multiple of the rows a block takes, float
+     * rows that are no multiple of 256 or of the 16-byte unit (the general kernel), and an x that is not
+     * 16-byte aligned (the general kernel too).
+     */
+    @Test
+    void decodeMatvecShapePathsMatchTheCpu() {
+        SplittableRandom r = new SplittableRandom(5);
+        for (DType type : TYPES) {
+            int bs = type.blockSize();
+            int shortCols = bs == 256 ? 768 : bs == 32 ? 352 : type == DType.F32 ? 100 : 296;
+            int oddCols = bs == 1 ? 298 : shortCols;   // F32/F16/BF16: not a whole number of 16-byte units
+            checkMatvec(type, 13, 8192, 0, r);
+            checkMatvec(type, 1003, shortCols, 0, r);
+            checkMatvec(type, 61, oddCols, 0, r);
+            checkMatvec(type, 29, shortCols, 1, r);   // x one float past a 16-byte boundary
+        }
+    }
+
+    /** One token through a rows × cols weight of type, x starting xOffset floats into its allocation. */
+    static void checkMatvec(DType type, int rows, int cols, int xOffset, SplittableRandom r) {
+        MemorySegment host = weightBytes(type, rows, cols, r);
+        Tensor wc = cpu.weight(type, rows, cols, host);
+        Tensor wg = gpu.weight(type, rows, cols, host);
+        float[] w = new float[rows * cols];
+        Dequantize.dequantize(GgmlType.byId(type.ggmlId()).orElseThrow(), host, (long) rows * cols, w, 0);
+        float[] xv = values(cols, r, 1);
+        Pair x = f32(1, cols, xv);
+        Tensor xg = x.g;
+        if (xOffset > 0) {
+            Tensor wide = gpu.allocate(1, cols + xOffset);
+            xg = new Tensor(DType.F32, 1, cols, wide.data().asSlice(4L * xOffset, 4L * cols));
+            gpu.write(xv, 0, xg);
+        }
+        Pair y = f32(1, rows, new float[rows]);
+        cpu.matmul(x.c, wc, y.c);
+        gpu.matmul(xg, wg, y.g);
+        float[] want = read(cpu, y.c);
+        float[] got = read(gpu, y.g);
+        for (int o = 0; o < rows; o++) {
+            double abs = 0;
+            double q8 = 0;
+            for (int i = 0; i < cols; i++) {
+                abs += Math.abs((double) w[o * cols + i] * xv[i]);
+                if (Q8_ACTIVATIONS.contains(type)) {
+                    double amax = 0;
+                    for (int j = i / 32 * 32; j < i / 32 * 32 + 32; j++) {
+                        amax = Math.max(amax, Math.abs(xv[j]));
+                    }
+                    q8 += 1.01 * Math.abs(w[o * cols + i]) * amax / 127 / 2;
+                }
+            }
+            double bound = 2 * (cols + 8) * 0x1p-24 * abs + q8 + 1e-30;
+            double err = Math.abs(want[o] - got[o]);
+            if (!(err <= bound)) {
+                throw new AssertionError("matvec " + type + " " + rows + "x" + cols + " (x offset " + xOffset + ") y["
+                        + o + "]: CUDA " + got[o] + ", CPU " + want[o] + " (|err| " + err + " > " + bound + ")");
+            }
+        }
+    }
+
     @Test
     void embeddingOfEveryTypeMatchesTheCpu() {
         SplittableRandom r = new SplittableRandom(2);

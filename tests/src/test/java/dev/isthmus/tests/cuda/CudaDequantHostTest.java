@@ -97,6 +97,70 @@ class CudaDequantHostTest {
         }
     }
 
+    /**
+     * The decode matvec's unit code ({@code matvec.cuh}: 16-byte loads, realigned loads of 2- and 1-byte
+     * aligned blocks, the K types' two-group units), summed over every unit of each row on the host, gives
+     * the reference dot products for every type, with row lengths that are not multiples of 256 where
+     * the type allows and rows whose start is only 2- or 1-byte aligned.
+     */
+    @Test
+    void theMatvecUnitsGiveTheReferenceDotProducts() throws Exception {
+        Path nvcc = nvcc();
+        assumeTrue(nvcc != null, "nvcc not found: CUDA matvec host check skipped");
+        Path src = sources();
+        assumeTrue(src != null, "kernels-gpu sources not found from " + Path.of("").toAbsolutePath());
+        Path exe = dir.resolve("matvec_host");
+        int rc = run(List.of(nvcc.toString(), "-std=c++17", "-O1", "-I" + src.resolve("src/main/cuda"),
+                "-o", exe.toString(), src.resolve("src/test/cuda/matvec_host.cu").toString()), dir);
+        assertEquals(0, rc, () -> "nvcc failed: " + read(dir.resolve("log.txt")));
+
+        SplittableRandom r = new SplittableRandom(11);
+        for (int id : new int[] {0, 1, 30, 8, 2, 12, 13, 14, 39}) {
+            GgmlType t = GgmlType.byId(id).orElseThrow();
+            int bs = t.blockSize();
+            int[] colsCases = switch (bs) {
+                case 1 -> id == 0 ? new int[] {4, 100, 1028} : new int[] {8, 296, 2056};
+                case 256 -> new int[] {256, 768};
+                default -> new int[] {32, 352, 1056};
+            };
+            for (int cols : colsCases) {
+                int rows = 7;
+                byte[] b = randomRows(id, t, rows, cols, r);
+                float[] x = new float[cols];
+                for (int i = 0; i < cols; i++) {
+                    x[i] = (float) r.nextDouble(-1, 1);
+                }
+                Files.write(dir.resolve("w.bin"), b);
+                MemorySegment xs = MemorySegment.ofArray(new byte[4 * cols]);
+                for (int i = 0; i < cols; i++) {
+                    xs.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, x[i]);
+                }
+                Files.write(dir.resolve("x.bin"), xs.toArray(ValueLayout.JAVA_BYTE));
+                float[] wf = new float[rows * cols];
+                Dequantize.dequantize(t, MemorySegment.ofArray(b), (long) rows * cols, wf, 0);
+                rc = run(List.of(exe.toString(), "" + id, "" + rows, "" + cols, "w.bin", "x.bin", "y.bin"), dir);
+                assertEquals(0, rc, t + ": harness failed: " + read(dir.resolve("log.txt")));
+                MemorySegment got = MemorySegment.ofArray(Files.readAllBytes(dir.resolve("y.bin")));
+                assertEquals(4L * rows, got.byteSize(), t + ": output size");
+                for (int row = 0; row < rows; row++) {
+                    double want = 0;
+                    double mag = 0;
+                    for (int i = 0; i < cols; i++) {
+                        double p = (double) wf[row * cols + i] * x[i];
+                        want += p;
+                        mag += Math.abs(p);
+                    }
+                    float g = got.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, row);
+                    double tol = 1e-5 * mag + 1e-7;
+                    if (!(Math.abs(g - want) <= tol)) {
+                        throw new AssertionError(t + " " + rows + "x" + cols + " row " + row + ": matvec " + g
+                                + ", reference " + want + " (tolerance " + tol + ")");
+                    }
+                }
+            }
+        }
+    }
+
     private static byte[] randomRows(int id, GgmlType t, int rows, int cols, SplittableRandom r) {
         int bs = t.blockSize();
         byte[] b = new byte[cols / bs * t.typeSize() * rows];
