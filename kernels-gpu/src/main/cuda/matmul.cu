@@ -1,9 +1,11 @@
 // Matrix products with weights in their GGUF block formats, read in place, and embedding lookup.
 //   n == 1: matvec, one warp per output row (float types: lanes stride the row element by element;
 //           block types: lanes take consecutive 32-value chunks, so a warp reads a contiguous span).
-//   n > 1:  a plain shared-memory tiled GEMM (64 weight rows x 32 tokens a block, 32 values of the
-//           reduction a step), dequantising the weight tile on the fly. Tensor cores come later.
+//   n >= TC_MIN_TOKENS (all types but F32): the tensor-core GEMM of gemm_tc.cu.
+//   other n > 1 (and F32 weights): a plain shared-memory tiled GEMM in fp32 (64 weight rows x 32 tokens a
+//           block, 32 values of the reduction a step), dequantising the weight tile on the fly.
 #include "common.cuh"
+#include "gemm_tc.cuh"
 
 namespace isthmus {
 
@@ -117,6 +119,8 @@ int launch_matmul(cudaStream_t s, const void *w, int rows, int cols, const float
         } else {
             matvec_blocks<T><<<grid, MV_WARPS * 32, 0, s>>>(wb, rows, cols, x, y);
         }
+    } else if (n >= TC_MIN_TOKENS && T != T_F32) {
+        return gemm_tc(s, T, w, rows, cols, x, y, n);  // tensor cores (gemm_tc.cu)
     } else {
         dim3 grid((rows + BM - 1) / BM, (n + BN - 1) / BN);
         gemm_tiled<T><<<grid, GEMM_THREADS, 0, s>>>(wb, rows, cols, x, y, n);
