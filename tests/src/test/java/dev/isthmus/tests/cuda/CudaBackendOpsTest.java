@@ -482,6 +482,56 @@ class CudaBackendOpsTest {
         }
     }
 
+    /**
+     * Prefill attention (the flash kernel: 32 queries a block, keys 64 at a time for head dim 128) over more
+     * queries and keys than its tiles, in two prefill chunks (the second continues after cached keys), for
+     * every KV type: GQA, chunked, sinks with soft-cap, and a sliding layer that has released blocks.
+     */
+    @Test
+    void longPrefillAttentionMatchesTheCpuForEveryKvType() {
+        for (KvType type : KvType.values()) {
+            SplittableRandom r = new SplittableRandom(17 + type.ordinal());
+            KvCacheConfig config = KvCacheConfig.builder().type(type).tokensPerBlock(16).fullLayer(2, 128)
+                    .slidingLayer(40, 2, 64).totalBlocks(64).build();
+            try (KvBlockPool pc = cpu.newKvPool(config); KvBlockPool pg = gpu.newKvPool(config);
+                 KvSequence sc = pc.newSequence(); KvSequence sg = pg.newSequence()) {
+                AttentionSpec[] specs0 = {
+                    AttentionSpec.causal(8, 2, 128),
+                    new AttentionSpec(8, 2, 128, 0.09f, 0, 48, 0, null),
+                    new AttentionSpec(8, 2, 128, 0.1f, 0, 0, 20f, values(8, r, 2)),
+                };
+                AttentionSpec spec1 = new AttentionSpec(4, 2, 64, 0.125f, 40, 0, 0, null);
+                int position = 0;
+                for (int step : new int[] {150, 70}) {
+                    sc.reserve(step);
+                    sg.reserve(step);
+                    Pair k0 = random(step, 2 * 128, r, 2);
+                    Pair v0 = random(step, 2 * 128, r, 2);
+                    cpu.storeKv(sc, 0, position, k0.c, v0.c);
+                    gpu.storeKv(sg, 0, position, k0.g, v0.g);
+                    Pair k1 = random(step, 2 * 64, r, 2);
+                    Pair v1 = random(step, 2 * 64, r, 2);
+                    cpu.storeKv(sc, 1, position, k1.c, v1.c);
+                    gpu.storeKv(sg, 1, position, k1.g, v1.g);
+                    for (AttentionSpec spec : specs0) {
+                        Pair q = random(step, 8 * 128, r, 1);
+                        Pair out = f32(step, 8 * 128, new float[step * 8 * 128]);
+                        cpu.attention(q.c, sc, 0, position, spec, out.c);
+                        gpu.attention(q.g, sg, 0, position, spec, out.g);
+                        assertClose(out, 2e-5, type + " " + step + " queries at " + position + ", " + spec);
+                    }
+                    Pair q = random(step, 4 * 64, r, 1);
+                    Pair out = f32(step, 4 * 64, new float[step * 4 * 64]);
+                    cpu.attention(q.c, sc, 1, position, spec1, out.c);
+                    gpu.attention(q.g, sg, 1, position, spec1, out.g);
+                    assertClose(out, 2e-5, type + " sliding layer, " + step + " queries at " + position);
+                    position += step;
+                }
+                assertTrue(sg.firstLiveToken(1) > 0, "the sliding layer released blocks");
+            }
+        }
+    }
+
     @Test
     void foreignTensorsAndPoolsAreRefusedBeforeAnyLaunch() {
         Tensor host = cpu.allocate(2, 8);
