@@ -4,6 +4,7 @@
 // of a block b is at b*blockBytes + (g*T + r)*rowBytes (keys) or ((kvHeads + g)*T + r)*rowBytes
 // (values). The caller passes the layer's block table (physical block per logical block).
 #include "common.cuh"
+#include "flash_attention.cuh"
 
 namespace isthmus {
 
@@ -213,6 +214,10 @@ extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int
         headDim > ATT_THREADS * ATT_MAX_DIMS || heads > 65535 || kvType < 0 || kvType > 3 || tokensPerBlock <= 0 ||
         (kvType == KV_Q8_0 && headDim % 32 != 0)) {
         return (int) cudaErrorInvalidValue;
+    }
+    if (n > 1) {  // prefill: query tiles share each key/value tile (flash_attention.cu)
+        return flash_attention(s, q, out, n, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks,
+                               firstPosition, firstLive, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
     }
     dim3 grid(n, heads);
     const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);

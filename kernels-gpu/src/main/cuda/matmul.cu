@@ -2,10 +2,12 @@
 //   n == 1: matvec: the unit kernels of matvec.cuh (16-byte loads, several rows a group sharing x)
 //           whenever the alignments allow; otherwise (x not 16-byte aligned, float rows not a whole
 //           number of units) the general kernels below, one warp per output row.
-//   n > 1:  a plain shared-memory tiled GEMM (64 weight rows x 32 tokens a block, 32 values of the
-//           reduction a step), dequantising the weight tile on the fly. Tensor cores come later.
+//   n >= TC_MIN_TOKENS (all types but F32): the tensor-core GEMM of gemm_tc.cu.
+//   other n > 1 (and F32 weights): a plain shared-memory tiled GEMM in fp32 (64 weight rows x 32 tokens a
+//           block, 32 values of the reduction a step), dequantising the weight tile on the fly.
 #include "common.cuh"
 #include "matvec.cuh"
+#include "gemm_tc.cuh"
 
 namespace isthmus {
 
@@ -137,6 +139,8 @@ int launch_matmul(cudaStream_t s, const void *w, int rows, int cols, const float
         } else {
             matvec_blocks<T><<<grid, MV_WARPS * 32, 0, s>>>(wb, rows, cols, x, y);
         }
+    } else if (n >= TC_MIN_TOKENS && T != T_F32) {
+        return gemm_tc(s, T, w, rows, cols, x, y, n);  // tensor cores (gemm_tc.cu)
     } else {
         dim3 grid((rows + BM - 1) / BM, (n + BN - 1) / BN);
         gemm_tiled<T><<<grid, GEMM_THREADS, 0, s>>>(wb, rows, cols, x, y, n);

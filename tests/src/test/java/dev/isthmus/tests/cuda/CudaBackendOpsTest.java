@@ -196,47 +196,85 @@ class CudaBackendOpsTest {
         for (DType type : TYPES) {
             int[] colsList = type.isQuantized() ? new int[] {type.blockSize() * 2, 1024} : new int[] {100, 512};
             for (int cols : colsList) {
-                int rows = 77;
-                MemorySegment host = weightBytes(type, rows, cols, r);
-                Tensor wc = cpu.weight(type, rows, cols, host);
-                Tensor wg = gpu.weight(type, rows, cols, host);
-                float[] w = new float[rows * cols];
-                Dequantize.dequantize(GgmlType.byId(type.ggmlId()).orElseThrow(), host, (long) rows * cols, w, 0);
-                for (int n : new int[] {1, 3, 40}) {
-                    float[] xv = values(n * cols, r, 1);
-                    Pair x = f32(n, cols, xv);
-                    Pair y = f32(n, rows, new float[n * rows]);
-                    cpu.matmul(x.c, wc, y.c);
-                    gpu.matmul(x.g, wg, y.g);
-                    float[] want = read(cpu, y.c);
-                    float[] got = read(gpu, y.g);
-                    for (int t = 0; t < n; t++) {
-                        for (int o = 0; o < rows; o++) {
-                            double abs = 0;
-                            for (int i = 0; i < cols; i++) {
-                                abs += Math.abs((double) w[o * cols + i] * xv[t * cols + i]);
+                checkMatmul(type, 77, cols, new int[] {1, 3, 40}, r);
+            }
+        }
+    }
+
+    /**
+     * The prefill sizes around the tensor-core GEMM's threshold (8 tokens) and tiles (128 tokens x 128 rows x
+     * 32 values): token counts below, at and across it, rows and (for float types) columns off the tiles,
+     * with aligned (136) and unaligned (37) float rows.
+     */
+    @Test
+    void prefillMatmulOfEveryTypeAcrossTheTiles() {
+        SplittableRandom r = new SplittableRandom(11);
+        for (DType type : TYPES) {
+            int[] colsList = type.isQuantized() ? new int[] {type.blockSize() * 3} : new int[] {136, 37};
+            for (int cols : colsList) {
+                checkMatmul(type, 131, cols, new int[] {2, 7, 8, 33, 130, 512}, r);
+            }
+        }
+    }
+
+    /**
+     * Unit roundoff of the 16-bit operands of the CUDA tensor-core GEMM (n >= 8 tokens, every type but F32;
+     * docs/CUDA.md): bf16 for BF16 and MXFP4 weights, f16 for the others; 0 where the fp32 kernel runs.
+     */
+    static double tensorCoreRoundoff(DType type, int n) {
+        if (n < 8 || type == DType.F32) {
+            return 0;
+        }
+        return type == DType.BF16 || type == DType.MXFP4 ? 0x1p-8 : 0x1p-11;
+    }
+
+    static void checkMatmul(DType type, int rows, int cols, int[] tokens, SplittableRandom r) {
+        MemorySegment host = weightBytes(type, rows, cols, r);
+        Tensor wc = cpu.weight(type, rows, cols, host);
+        Tensor wg = gpu.weight(type, rows, cols, host);
+        float[] w = new float[rows * cols];
+        Dequantize.dequantize(GgmlType.byId(type.ggmlId()).orElseThrow(), host, (long) rows * cols, w, 0);
+        for (int n : tokens) {
+            float[] xv = values(n * cols, r, 1);
+            Pair x = f32(n, cols, xv);
+            Pair y = f32(n, rows, new float[n * rows]);
+            cpu.matmul(x.c, wc, y.c);
+            gpu.matmul(x.g, wg, y.g);
+            float[] want = read(cpu, y.c);
+            float[] got = read(gpu, y.g);
+            double u16 = tensorCoreRoundoff(type, n);
+            for (int t = 0; t < n; t++) {
+                for (int o = 0; o < rows; o++) {
+                    double abs = 0;
+                    double mags = 0;
+                    for (int i = 0; i < cols; i++) {
+                        abs += Math.abs((double) w[o * cols + i] * xv[t * cols + i]);
+                        mags += Math.abs(w[o * cols + i]) + Math.abs(xv[t * cols + i]);
+                    }
+                    // Float summation of cols products in any order, for each backend, plus the
+                    // dequantization's few roundings: 2·(k + 8)·2⁻²⁴·Σ|w·x| (as GemmTest's bound).
+                    double bound = 2 * (cols + 8) * 0x1p-24 * abs + 1e-30;
+                    if (u16 > 0) {
+                        // the tensor-core GEMM rounds w and x to 16 bits: (2u + u²)·Σ|w·x|, plus f16's
+                        // subnormal spacing (2⁻²⁴) for values below 2⁻¹⁴
+                        bound += 1.01 * (2 * u16 + u16 * u16) * abs + 0x1p-24 * mags;
+                    }
+                    if (n == 1 && Q8_ACTIVATIONS.contains(type)) {
+                        // the CPU's decode path rounds x to 8 bits per 32-block for these types
+                        // (docs/MATVEC.md): plus Σ|w|·d_x/2
+                        for (int i = 0; i < cols; i++) {
+                            double amax = 0;
+                            for (int j = i / 32 * 32; j < i / 32 * 32 + 32; j++) {
+                                amax = Math.max(amax, Math.abs(xv[t * cols + j]));
                             }
-                            // Float summation of cols products in any order, for each backend, plus the
-                            // dequantization's few roundings: 2·(k + 8)·2⁻²⁴·Σ|w·x| (as GemmTest's bound).
-                            double bound = 2 * (cols + 8) * 0x1p-24 * abs + 1e-30;
-                            if (n == 1 && Q8_ACTIVATIONS.contains(type)) {
-                                // the CPU's decode path rounds x to 8 bits per 32-block for these types
-                                // (docs/MATVEC.md): plus Σ|w|·d_x/2
-                                for (int i = 0; i < cols; i++) {
-                                    double amax = 0;
-                                    for (int j = i / 32 * 32; j < i / 32 * 32 + 32; j++) {
-                                        amax = Math.max(amax, Math.abs(xv[t * cols + j]));
-                                    }
-                                    bound += 1.01 * Math.abs(w[o * cols + i]) * amax / 127 / 2;
-                                }
-                            }
-                            double err = Math.abs(want[t * rows + o] - got[t * rows + o]);
-                            if (!(err <= bound)) {
-                                throw new AssertionError("matmul " + type + " " + rows + "x" + cols + " n=" + n + " y[" + t
-                                        + "][" + o + "]: CUDA " + got[t * rows + o] + ", CPU " + want[t * rows + o]
-                                        + " (|err| " + err + " > " + bound + ")");
-                            }
+                            bound += 1.01 * Math.abs(w[o * cols + i]) * amax / 127 / 2;
                         }
+                    }
+                    double err = Math.abs(want[t * rows + o] - got[t * rows + o]);
+                    if (!(err <= bound)) {
+                        throw new AssertionError("matmul " + type + " " + rows + "x" + cols + " n=" + n + " y[" + t
+                                + "][" + o + "]: CUDA " + got[t * rows + o] + ", CPU " + want[t * rows + o]
+                                + " (|err| " + err + " > " + bound + ")");
                     }
                 }
             }
@@ -502,6 +540,56 @@ class CudaBackendOpsTest {
                 assertThrows(IllegalStateException.class, () -> sg.readKey(0, 0, 0, row, 0));
                 assertThrows(IllegalStateException.class, () -> sg.writeValue(0, 0, 0, row, 0));
                 assertThrows(IllegalStateException.class, pg::segment);
+            }
+        }
+    }
+
+    /**
+     * Prefill attention (the flash kernel: 32 queries a block, keys 64 at a time for head dim 128) over more
+     * queries and keys than its tiles, in two prefill chunks (the second continues after cached keys), for
+     * every KV type: GQA, chunked, sinks with soft-cap, and a sliding layer that has released blocks.
+     */
+    @Test
+    void longPrefillAttentionMatchesTheCpuForEveryKvType() {
+        for (KvType type : KvType.values()) {
+            SplittableRandom r = new SplittableRandom(17 + type.ordinal());
+            KvCacheConfig config = KvCacheConfig.builder().type(type).tokensPerBlock(16).fullLayer(2, 128)
+                    .slidingLayer(40, 2, 64).totalBlocks(64).build();
+            try (KvBlockPool pc = cpu.newKvPool(config); KvBlockPool pg = gpu.newKvPool(config);
+                 KvSequence sc = pc.newSequence(); KvSequence sg = pg.newSequence()) {
+                AttentionSpec[] specs0 = {
+                    AttentionSpec.causal(8, 2, 128),
+                    new AttentionSpec(8, 2, 128, 0.09f, 0, 48, 0, null),
+                    new AttentionSpec(8, 2, 128, 0.1f, 0, 0, 20f, values(8, r, 2)),
+                };
+                AttentionSpec spec1 = new AttentionSpec(4, 2, 64, 0.125f, 40, 0, 0, null);
+                int position = 0;
+                for (int step : new int[] {150, 70}) {
+                    sc.reserve(step);
+                    sg.reserve(step);
+                    Pair k0 = random(step, 2 * 128, r, 2);
+                    Pair v0 = random(step, 2 * 128, r, 2);
+                    cpu.storeKv(sc, 0, position, k0.c, v0.c);
+                    gpu.storeKv(sg, 0, position, k0.g, v0.g);
+                    Pair k1 = random(step, 2 * 64, r, 2);
+                    Pair v1 = random(step, 2 * 64, r, 2);
+                    cpu.storeKv(sc, 1, position, k1.c, v1.c);
+                    gpu.storeKv(sg, 1, position, k1.g, v1.g);
+                    for (AttentionSpec spec : specs0) {
+                        Pair q = random(step, 8 * 128, r, 1);
+                        Pair out = f32(step, 8 * 128, new float[step * 8 * 128]);
+                        cpu.attention(q.c, sc, 0, position, spec, out.c);
+                        gpu.attention(q.g, sg, 0, position, spec, out.g);
+                        assertClose(out, 2e-5, type + " " + step + " queries at " + position + ", " + spec);
+                    }
+                    Pair q = random(step, 4 * 64, r, 1);
+                    Pair out = f32(step, 4 * 64, new float[step * 4 * 64]);
+                    cpu.attention(q.c, sc, 1, position, spec1, out.c);
+                    gpu.attention(q.g, sg, 1, position, spec1, out.g);
+                    assertClose(out, 2e-5, type + " sliding layer, " + step + " queries at " + position);
+                    position += step;
+                }
+                assertTrue(sg.firstLiveToken(1) > 0, "the sliding layer released blocks");
             }
         }
     }

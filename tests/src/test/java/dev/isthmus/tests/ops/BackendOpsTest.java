@@ -58,7 +58,10 @@ import org.junit.jupiter.api.function.Executable;
  *       {@code k} products in any order (see {@code docs/GEMM.md}); {@code offset} is the additive block
  *       offset of Q4_1/Q5_1/K-quants, which a kernel may sum apart. For Q8_0, Q4_0, Q4_K and Q6_K a
  *       backend may also round {@code x} to 8 bits per 32-element block (scale {@code max|x|/127}, as
- *       llama.cpp's integer dot products do): plus {@code Σ|w|·d_x/2}.</li>
+ *       llama.cpp's integer dot products do): plus {@code Σ|w|·d_x/2}. CUDA's tensor-core GEMM (8 or more
+ *       tokens, every type but F32) rounds {@code w} and {@code x} to 16 bits (f16, or bf16 for BF16 and MXFP4):
+ *       plus {@code 1.01·(2u + u²)·Σ|w·x| + 2⁻²⁴·Σ(|w| + |x|)} with {@code u} = 2⁻¹¹ (f16) or 2⁻⁸ (bf16);
+ *       see {@code docs/CUDA.md}.</li>
  *   <li>rmsNorm/layerNorm: {@code (dim + 8)·2⁻²⁴·|x̂·w|} (+ {@code 2⁻²⁴·|b|}) with {@code x̂} the
  *       normalized value: the mean square summed in float in any order.</li>
  *   <li>RoPE: {@code 8·2⁻²⁴·(|x₁| + |x₂|)·scaling} for each rotated pair (a few roundings of the
@@ -209,6 +212,17 @@ class BackendOpsTest {
     private static final java.util.Set<DType> Q8_ACTIVATIONS = java.util.EnumSet.of(DType.Q8_0, DType.Q4_0, DType.Q4_K,
             DType.Q6_K);
 
+    /**
+     * Unit roundoff of the 16-bit operands of CUDA's tensor-core GEMM (8 or more tokens, every type but F32; see
+     * docs/CUDA.md): bf16 for BF16 and MXFP4 weights, f16 for the others; 0 for other backends and sizes.
+     */
+    private static double tensorCoreRoundoff(Backend b, DType t, int n) {
+        if (!b.name().equals("cuda") || n < 8 || t == DType.F32) {
+            return 0;
+        }
+        return t == DType.BF16 || t == DType.MXFP4 ? 0x1p-8 : 0x1p-11;
+    }
+
     private static void matmul(Backend b, DType t, int n, int rows, int cols, String name) {
         Assumptions.assumeTrue(b.supports(t), b.name() + " does not support " + t + " weights");
         SplittableRandom rnd = rnd(name);
@@ -220,6 +234,7 @@ class BackendOpsTest {
         b.matmul(xt, w, yt);
         double[] ref = new double[n * rows];
         double[] tol = new double[n * rows];
+        double u16 = tensorCoreRoundoff(b, t, n);
         int rowOff = (int) t.rowBytes(cols);
         for (int r = 0; r < rows; r++) {
             float[] row = OpsData.dequantizedRow(t, wb, r, cols);
@@ -242,6 +257,15 @@ class BackendOpsTest {
                 }
                 ref[tok * rows + r] = s;
                 tol[tok * rows + r] = 1.01 * (cols + 8) * U * mag + 1.01 * q8 + Float.MIN_NORMAL;
+                if (u16 > 0) {
+                    double wx = 0;
+                    double mags = 0;
+                    for (int i = 0; i < cols; i++) {
+                        wx += Math.abs(row[i] * (double) x[tok * cols + i]);
+                        mags += Math.abs(row[i]) + Math.abs(x[tok * cols + i]);
+                    }
+                    tol[tok * rows + r] += 1.01 * (2 * u16 + u16 * u16) * wx + 0x1p-24 * mags;
+                }
             }
         }
         assertClose(name, read(b, yt), ref, tol);
