@@ -170,95 +170,92 @@ final class Q8Kernels {
     // decline to inline; see MatVec)
 
     private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xe = a.qe;
+        float[] xd = a.d;
+        float[] xs = a.sum;
         for (int r = r0; r < r1; r++) {
+            FloatVector acc = FloatVector.zero(F8);
+            float mins = 0;
+            // super-block b at o; its x blocks (one per group of 32) are 8b .. 8b + 7, deinterleaved
+            // in xe; one loop nest, one call site per operation (see MatVec)
             long o = r * rb;
-            float s = 0;
-            for (int b = 0; b < nb; b++) {
-                s += q4kBlock(w, o + 144L * b, a.qe, a.d, a.sum, 8 * b);
+            for (int b = 0; b < nb; b++, o += 144) {
+                float d = f16(w, o);
+                float dmin = f16(w, o + 2);
+                long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
+                int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+                for (int g = 0; g < 8; g++) {
+                    int sc;
+                    int m;
+                    if (g < 4) {
+                        sc = (int) (s0 >>> (8 * g)) & 63;
+                        m = (int) (s0 >>> (8 * g + 32)) & 63;
+                    } else {
+                        int sb = (s1 >>> (8 * (g - 4))) & 0xFF;
+                        sc = (sb & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
+                        m = (sb >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
+                    }
+                    // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32],
+                    // read as 16 shorts: even elements in bits 0..3 (or 4..7), odd ones in bits
+                    // 8..11 (or 12..15)
+                    ShortVector c = ShortVector.fromMemorySegment(S16, w, o + 16 + 32 * (g >>> 1), LE)
+                            .lanewise(VectorOperators.LSHR, 4 * (g & 1));
+                    int xb = 8 * b + g;
+                    // |code · x| <= 15 · 127: pair sums fit a short
+                    ShortVector p = c.and((short) 0xF).mul(xq(xe, 32 * xb))
+                            .add(c.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(xq(xe, 32 * xb + 16)));
+                    acc = pairSum(p).fma(bc(d * sc * xd[xb]), acc);
+                    mins += dmin * m * xs[xb];
+                }
             }
-            store(y, r, s);
-        }
-    }
-
-    /** Super-block at {@code o}; its x blocks are {@code xb .. xb + 7} (one per group), deinterleaved in {@code xe}. */
-    private static float q4kBlock(MemorySegment w, long o, short[] xe, float[] xd, float[] xs, int xb) {
-        float d = f16(w, o);
-        float dmin = f16(w, o + 2);
-        long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
-        int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
-        FloatVector acc = FloatVector.zero(F8);
-        float mins = 0;
-        for (int g = 0; g < 8; g++) {
-            int sc;
-            int m;
-            if (g < 4) {
-                sc = (int) (s0 >>> (8 * g)) & 63;
-                m = (int) (s0 >>> (8 * g + 32)) & 63;
-            } else {
-                int b = (s1 >>> (8 * (g - 4))) & 0xFF;
-                sc = (b & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
-                m = (b >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
-            }
-            // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32], read as
-            // 16 shorts: even elements in bits 0..3 (or 4..7), odd ones in bits 8..11 (or 12..15)
-            ShortVector c = ShortVector.fromMemorySegment(S16, w, o + 16 + 32 * (g >>> 1), LE)
-                    .lanewise(VectorOperators.LSHR, 4 * (g & 1));
-            int e = 32 * (xb + g);
-            // |code · x| <= 15 · 127: pair sums fit a short
-            ShortVector p = c.and((short) 0xF).mul(xq(xe, e))
-                    .add(c.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(xq(xe, e + 16)));
-            acc = pairSum(p).fma(bc(d * sc * xd[xb + g]), acc);
-            mins += dmin * m * xs[xb + g];
-        }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
-    }
-
-    private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
-        for (int r = r0; r < r1; r++) {
-            long o = r * rb;
-            float s = 0;
-            for (int b = 0; b < nb; b++) {
-                s += q6kBlock(w, o + 210L * b, a.qe, a.bias32, a.d, 8 * b);
-            }
-            store(y, r, s);
+            store(y, r, acc.reduceLanes(VectorOperators.ADD) - mins);
         }
     }
 
     /** Lanes 4..7: the second 16-element group's pair sums after {@link #pairSum} of deinterleaved codes. */
     private static final VectorMask<Float> HIGH_HALF = VectorMask.fromLong(F8, 0xF0);
 
-    private static float q6kBlock(MemorySegment w, long o, short[] xe, short[] b32, float[] xd, int xb) {
-        float d = f16(w, o + 208);
-        long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
-        long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
-        FloatVector acc = FloatVector.zero(F8);
-        // 32 elements (one x block, two scale groups) a step, read as 16 shorts (even elements in
-        // the low bytes, odd in the high bytes, against the deinterleaved x); one call site per
-        // operation (C2's inlining budget, see MatVec)
-        for (int j = 0; j < 8; j++) {
-            // chunk j = 4h + k: elements 128h + 32k + (0..31); low four bits from ql[64h + 32(k & 1)
-            // + l] (low nibble for k < 2, high otherwise), top two bits from bits 2k, 2k + 1 of
-            // qh[32h + l] (shifted down, masked, moved to bits 4, 5 of their byte)
-            int h = j >>> 2;
-            int k = j & 3;
-            ShortVector lo = ShortVector.fromMemorySegment(S16, w, o + 64 * h + 32 * (k & 1), LE)
-                    .lanewise(VectorOperators.LSHR, 4 * (k >>> 1)).and((short) 0x0F0F);
-            ShortVector hi = ShortVector.fromMemorySegment(S16, w, o + 128 + 32 * h, LE)
-                    .lanewise(VectorOperators.LSHR, 2 * k).and((short) 0x0303).lanewise(VectorOperators.LSHL, 4);
-            ShortVector c = lo.or(hi); // two unsigned 6-bit codes a lane
-            int e = 32 * (xb + j);
-            // Σ (code - 32) · x, the bias 32 taken off through x: |.| <= 2 · 32 · 127 a lane, and
-            // the intermediate sums (up to 2 · 63 · 127) fit a short as well
-            ShortVector p = c.and((short) 0xFF).mul(xq(xe, e))
-                    .add(c.lanewise(VectorOperators.LSHR, 8).mul(xq(xe, e + 16)))
-                    .sub(xq(b32, 16 * (xb + j)));
-            // lanes 0..7 of p are elements 0..15 (scale 2j), lanes 8..15 elements 16..31 (2j + 1):
-            // after the pair sum, int lanes 0..3 and 4..7
-            long sc = j < 4 ? sLo : sHi;
-            float dx = d * xd[xb + j];
-            FloatVector scale = bc(dx * (byte) (sc >>> (16 * k))).blend(bc(dx * (byte) (sc >>> (16 * k + 8))), HIGH_HALF);
-            acc = pairSum(p).fma(scale, acc);
+    private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xe = a.qe;
+        short[] b32 = a.bias32;
+        float[] xd = a.d;
+        for (int r = r0; r < r1; r++) {
+            FloatVector acc = FloatVector.zero(F8);
+            long o = r * rb;
+            // one loop nest, one call site per operation (see MatVec)
+            for (int b = 0; b < nb; b++, o += 210) {
+                float d = f16(w, o + 208);
+                long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
+                long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+                // 32 elements (one x block, two scale groups) a step, read as 16 shorts (even
+                // elements in the low bytes, odd in the high bytes, against the deinterleaved x)
+                for (int j = 0; j < 8; j++) {
+                    // chunk j = 4h + k: elements 128h + 32k + (0..31); low four bits from
+                    // ql[64h + 32(k & 1) + l] (low nibble for k < 2, high otherwise), top two bits
+                    // from bits 2k, 2k + 1 of qh[32h + l] (shifted down, masked, moved to bits 4, 5)
+                    int h = j >>> 2;
+                    int k = j & 3;
+                    ShortVector lo = ShortVector.fromMemorySegment(S16, w, o + 64 * h + 32 * (k & 1), LE)
+                            .lanewise(VectorOperators.LSHR, 4 * (k >>> 1)).and((short) 0x0F0F);
+                    ShortVector hi = ShortVector.fromMemorySegment(S16, w, o + 128 + 32 * h, LE)
+                            .lanewise(VectorOperators.LSHR, 2 * k).and((short) 0x0303).lanewise(VectorOperators.LSHL, 4);
+                    ShortVector c = lo.or(hi); // two unsigned 6-bit codes a lane
+                    int xb = 8 * b + j;
+                    // Σ (code - 32) · x, the bias 32 taken off through x: |.| <= 2 · 32 · 127 a
+                    // lane, and the intermediate sums (up to 2 · 63 · 127) fit a short as well
+                    ShortVector p = c.and((short) 0xFF).mul(xq(xe, 32 * xb))
+                            .add(c.lanewise(VectorOperators.LSHR, 8).mul(xq(xe, 32 * xb + 16)))
+                            .sub(xq(b32, 16 * xb));
+                    // lanes 0..7 of p are elements 0..15 (scale 2j), lanes 8..15 elements 16..31
+                    // (scale 2j + 1): after the pair sum, int lanes 0..3 and 4..7
+                    long sc = j < 4 ? sLo : sHi;
+                    float dx = d * xd[xb];
+                    FloatVector scale = bc(dx * (byte) (sc >>> (16 * k)))
+                            .blend(bc(dx * (byte) (sc >>> (16 * k + 8))), HIGH_HALF);
+                    acc = pairSum(p).fma(scale, acc);
+                }
+            }
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
         }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 }
