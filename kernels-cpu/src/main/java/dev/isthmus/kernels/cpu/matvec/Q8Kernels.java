@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -30,6 +31,7 @@ final class Q8Kernels {
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
@@ -169,13 +171,17 @@ final class Q8Kernels {
     // K-quants: one method per super-block returning a float (no vector crosses a call that C2 may
     // decline to inline; see MatVec)
 
+    /** Per-thread scratch of eight floats (a super-block's group scales), reused: no allocation per call. */
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[8]);
+
     private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xe = a.qe;
         float[] xd = a.d;
         float[] xs = a.sum;
+        float[] scale = SCALES.get();
         for (int r = r0; r < r1; r++) {
             FloatVector acc = FloatVector.zero(F8);
-            float mins = 0;
+            FloatVector mins = FloatVector.zero(F8);
             // super-block b at o; its x blocks (one per group of 32) are 8b .. 8b + 7, deinterleaved
             // in xe; one loop nest, one call site per operation (see MatVec)
             long o = r * rb;
@@ -184,32 +190,38 @@ final class Q8Kernels {
                 float dmin = f16(w, o + 2);
                 long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
                 int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+                // the eight 6-bit scales and mins, one a byte: groups 0..3 from the low six bits of
+                // bytes 0..3 (scales) and 4..7 (mins); groups 4..7 from the nibbles of bytes 8..11
+                // with the top two bits of bytes 0..3 (scales) and 4..7 (mins) above them
+                long scs = (s0 & 0x3F3F3F3FL)
+                        | (long) ((s1 & 0x0F0F0F0F) | ((int) (s0 >>> 6) & 0x03030303) << 4) << 32;
+                long ms = (s0 >>> 32 & 0x3F3F3F3FL)
+                        | (long) ((s1 >>> 4 & 0x0F0F0F0F) | ((int) (s0 >>> 38) & 0x03030303) << 4) << 32;
+                // d · sc_g · d_x(g) for the eight groups at once, and dmin · m_g · Σx̂(g) summed
+                // into a vector (reduced once per row)
+                int xb = 8 * b;
+                bytesToFloats(scs).mul(d).mul(FloatVector.fromArray(F8, xd, xb)).intoArray(scale, 0);
+                mins = bytesToFloats(ms).mul(dmin).fma(FloatVector.fromArray(F8, xs, xb), mins);
                 for (int g = 0; g < 8; g++) {
-                    int sc;
-                    int m;
-                    if (g < 4) {
-                        sc = (int) (s0 >>> (8 * g)) & 63;
-                        m = (int) (s0 >>> (8 * g + 32)) & 63;
-                    } else {
-                        int sb = (s1 >>> (8 * (g - 4))) & 0xFF;
-                        sc = (sb & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
-                        m = (sb >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
-                    }
                     // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32],
                     // read as 16 shorts: even elements in bits 0..3 (or 4..7), odd ones in bits
                     // 8..11 (or 12..15)
                     ShortVector c = ShortVector.fromMemorySegment(S16, w, o + 16 + 32 * (g >>> 1), LE)
                             .lanewise(VectorOperators.LSHR, 4 * (g & 1));
-                    int xb = 8 * b + g;
+                    int e = 32 * (xb + g);
                     // |code · x| <= 15 · 127: pair sums fit a short
-                    ShortVector p = c.and((short) 0xF).mul(xq(xe, 32 * xb))
-                            .add(c.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(xq(xe, 32 * xb + 16)));
-                    acc = pairSum(p).fma(bc(d * sc * xd[xb]), acc);
-                    mins += dmin * m * xs[xb];
+                    ShortVector p = c.and((short) 0xF).mul(xq(xe, e))
+                            .add(c.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(xq(xe, e + 16)));
+                    acc = pairSum(p).fma(bc(scale[g]), acc);
                 }
             }
-            store(y, r, acc.reduceLanes(VectorOperators.ADD) - mins);
+            store(y, r, acc.sub(mins).reduceLanes(VectorOperators.ADD));
         }
+    }
+
+    /** The eight bytes of {@code v} (little-endian order) as eight float lanes, each byte signed (via two long lanes: C2 has no one-lane vectors). */
+    private static FloatVector bytesToFloats(long v) {
+        return (FloatVector) LongVector.broadcast(L2, v).reinterpretAsBytes().convertShape(VectorOperators.B2F, F8, 0);
     }
 
     /** Lanes 4..7: the second 16-element group's pair sums after {@link #pairSum} of deinterleaved codes. */
