@@ -34,6 +34,21 @@ final class Q8Activations {
     float[] d = new float[0];
     /** Per 32-column block: the sum of the quantized values, {@code d · Σ codes}. */
     float[] sum = new float[0];
+    /**
+     * The codes of each 32-column block deinterleaved: its 16 even columns, then its 16 odd ones
+     * (matches 32 weight bytes read as 16 little-endian shorts: low bytes, high bytes).
+     */
+    short[] qe = new short[0];
+    /**
+     * Q4_0's bias against {@link #q}: per block {@code b}, 16 shorts {@code 8 · (q[32b + i] + q[32b + 16 + i])}
+     * (the codes that meet nibble lane {@code i}'s low and high halves).
+     */
+    short[] bias8 = new short[0];
+    /**
+     * Q6_K's bias against {@link #qe}: per block, 16 shorts {@code 32 · (q[32b + 2i] + q[32b + 2i + 1])}
+     * (the codes that meet short lane {@code i}'s two bytes).
+     */
+    short[] bias32 = new short[0];
 
     /** Quantizes {@code x[0 .. cols)}; {@code cols} is a multiple of 32 and {@code x} holds that many floats. */
     void quantize(MemorySegment x, int cols) {
@@ -44,6 +59,11 @@ final class Q8Activations {
         if (d.length < nb) {
             d = new float[nb];
             sum = new float[nb];
+        }
+        if (qe.length < cols) {
+            qe = new short[cols];
+            bias8 = new short[cols / 2];
+            bias32 = new short[cols / 2];
         }
         short[] qs = q;
         ByteOrder no = ByteOrder.nativeOrder();
@@ -70,6 +90,21 @@ final class Q8Activations {
                 isum = isum.add(i);
             }
             sum[b] = dd * isum.reduceLanes(VectorOperators.ADD);
+        }
+        // the layouts of the byte-pair and nibble kernels (scalar: O(cols), once per matvec)
+        short[] e = qe;
+        short[] b8 = bias8;
+        short[] b32 = bias32;
+        for (int b = 0; b < nb; b++) {
+            int o = 32 * b;
+            for (int i = 0; i < 16; i++) {
+                short ev = qs[o + 2 * i];
+                short od = qs[o + 2 * i + 1];
+                e[o + i] = ev;
+                e[o + 16 + i] = od;
+                b32[16 * b + i] = (short) (32 * (ev + od));
+                b8[16 * b + i] = (short) (8 * (qs[o + i] + qs[o + 16 + i]));
+            }
         }
     }
 }

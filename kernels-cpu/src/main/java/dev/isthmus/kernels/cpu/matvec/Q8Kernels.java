@@ -7,7 +7,9 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -29,6 +31,7 @@ final class Q8Kernels {
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
@@ -80,11 +83,23 @@ final class Q8Kernels {
         return (ShortVector) v32.convertShape(VectorOperators.B2S, S16, part);
     }
 
-    /** The 16 short lanes summed in pairs into 8 int lanes, as float (exact: the sums are small). */
+    /**
+     * The 16 short lanes summed in pairs into 8 int lanes, as float; exact when every pair sum is
+     * below 2^15 in magnitude (the 4-bit and 6-bit types; Q8_0 uses {@link #pairSumWide}).
+     */
     private static FloatVector pairSum(ShortVector p) {
         IntVector i = p.reinterpretAsInts();
-        // each int lane holds two shorts: the high one by an arithmetic shift, the low one by a
-        // shift up and back (no lane crossing)
+        // an int lane is hi · 2^16 + (lo mod 2^16); adding it shifted left by 16 gives
+        // (hi + lo) · 2^16 + (lo mod 2^16) (mod 2^32), whose arithmetic shift right by 16 is hi + lo
+        // when |hi + lo| < 2^15 (three operations, no lane crossing)
+        IntVector s = i.add(i.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+        return (FloatVector) s.convert(VectorOperators.I2F, 0);
+    }
+
+    /** As {@link #pairSum} for any short lanes (pair sums up to 2^16 in magnitude). */
+    private static FloatVector pairSumWide(ShortVector p) {
+        IntVector i = p.reinterpretAsInts();
+        // the high short by an arithmetic shift, the low one by a shift up and back
         IntVector s = i.lanewise(VectorOperators.ASHR, 16)
                 .add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
         return (FloatVector) s.convert(VectorOperators.I2F, 0);
@@ -111,16 +126,20 @@ final class Q8Kernels {
     // 32-element blocks
 
     private static void q8_0(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
-        short[] xq = a.q;
+        short[] xe = a.qe;
         float[] xd = a.d;
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
             FloatVector acc = FloatVector.zero(F8);
             for (int b = 0; b < nb; b++, o += 34) {
-                ByteVector c = ByteVector.fromMemorySegment(B32, w, o + 2, LE);
+                // the 32 codes as 16 shorts: even elements in the low bytes, odd ones in the high
+                // bytes, each sign-extended in place (no lane crossing) against the deinterleaved x
+                ShortVector c = ShortVector.fromMemorySegment(S16, w, o + 2, LE);
+                ShortVector even = c.lanewise(VectorOperators.LSHL, 8).lanewise(VectorOperators.ASHR, 8);
+                ShortVector odd = c.lanewise(VectorOperators.ASHR, 8);
                 // |code · x| <= 128 · 127, two of them still fit a short
-                ShortVector p = widen(c, 0).mul(xq(xq, 32 * b)).add(widen(c, 1).mul(xq(xq, 32 * b + 16)));
-                acc = pairSum(p).fma(bc(f16(w, o) * xd[b]), acc);
+                ShortVector p = even.mul(xq(xe, 32 * b)).add(odd.mul(xq(xe, 32 * b + 16)));
+                acc = pairSumWide(p).fma(bc(f16(w, o) * xd[b]), acc);
             }
             store(y, r, acc.reduceLanes(VectorOperators.ADD));
         }
@@ -128,15 +147,20 @@ final class Q8Kernels {
 
     private static void q4_0(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xq = a.q;
+        short[] b8 = a.bias8;
         float[] xd = a.d;
         for (int r = r0; r < r1; r++) {
             long o = r * rb;
             FloatVector acc = FloatVector.zero(F8);
             for (int b = 0; b < nb; b++, o += 18) {
-                ByteVector c = ByteVector.fromMemorySegment(B16, w, o + 2, LE);
-                ShortVector lo = widen(c.and((byte) 0xF).sub((byte) 8));         // elements 0..15
-                ShortVector hi = widen(shr(c, 4).and((byte) 0xF).sub((byte) 8)); // elements 16..31
-                ShortVector p = lo.mul(xq(xq, 32 * b)).add(hi.mul(xq(xq, 32 * b + 16)));
+                // 16 bytes zero-extended to shorts: the low nibbles are elements 0..15, the high
+                // nibbles 16..31; the codes' bias 8 is taken off through x (8 · (x_i + x_{i+16}))
+                ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B16, w, o + 2, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S16, 0);
+                ShortVector p = c.and((short) 0xF).mul(xq(xq, 32 * b))
+                        .add(c.lanewise(VectorOperators.LSHR, 4).mul(xq(xq, 32 * b + 16)))
+                        .sub(xq(b8, 16 * b));
+                // |Σ (code - 8) · x| <= 2 · 8 · 127 a lane
                 acc = pairSum(p).fma(bc(f16(w, o) * xd[b]), acc);
             }
             store(y, r, acc.reduceLanes(VectorOperators.ADD));
@@ -147,82 +171,103 @@ final class Q8Kernels {
     // K-quants: one method per super-block returning a float (no vector crosses a call that C2 may
     // decline to inline; see MatVec)
 
+    /** Per-thread scratch of eight floats (a super-block's group scales), reused: no allocation per call. */
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[8]);
+
     private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xe = a.qe;
+        float[] xd = a.d;
+        float[] xs = a.sum;
+        float[] scale = SCALES.get();
         for (int r = r0; r < r1; r++) {
+            FloatVector acc = FloatVector.zero(F8);
+            FloatVector mins = FloatVector.zero(F8);
+            // super-block b at o; its x blocks (one per group of 32) are 8b .. 8b + 7, deinterleaved
+            // in xe; one loop nest, one call site per operation (see MatVec)
             long o = r * rb;
-            float s = 0;
-            for (int b = 0; b < nb; b++) {
-                s += q4kBlock(w, o + 144L * b, a.q, a.d, a.sum, 8 * b);
+            for (int b = 0; b < nb; b++, o += 144) {
+                float d = f16(w, o);
+                float dmin = f16(w, o + 2);
+                long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
+                int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
+                // the eight 6-bit scales and mins, one a byte: groups 0..3 from the low six bits of
+                // bytes 0..3 (scales) and 4..7 (mins); groups 4..7 from the nibbles of bytes 8..11
+                // with the top two bits of bytes 0..3 (scales) and 4..7 (mins) above them
+                long scs = (s0 & 0x3F3F3F3FL)
+                        | (long) ((s1 & 0x0F0F0F0F) | ((int) (s0 >>> 6) & 0x03030303) << 4) << 32;
+                long ms = (s0 >>> 32 & 0x3F3F3F3FL)
+                        | (long) ((s1 >>> 4 & 0x0F0F0F0F) | ((int) (s0 >>> 38) & 0x03030303) << 4) << 32;
+                // d · sc_g · d_x(g) for the eight groups at once, and dmin · m_g · Σx̂(g) summed
+                // into a vector (reduced once per row)
+                int xb = 8 * b;
+                bytesToFloats(scs).mul(d).mul(FloatVector.fromArray(F8, xd, xb)).intoArray(scale, 0);
+                mins = bytesToFloats(ms).mul(dmin).fma(FloatVector.fromArray(F8, xs, xb), mins);
+                for (int g = 0; g < 8; g++) {
+                    // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32],
+                    // read as 16 shorts: even elements in bits 0..3 (or 4..7), odd ones in bits
+                    // 8..11 (or 12..15)
+                    ShortVector c = ShortVector.fromMemorySegment(S16, w, o + 16 + 32 * (g >>> 1), LE)
+                            .lanewise(VectorOperators.LSHR, 4 * (g & 1));
+                    int e = 32 * (xb + g);
+                    // |code · x| <= 15 · 127: pair sums fit a short
+                    ShortVector p = c.and((short) 0xF).mul(xq(xe, e))
+                            .add(c.lanewise(VectorOperators.LSHR, 8).and((short) 0xF).mul(xq(xe, e + 16)));
+                    acc = pairSum(p).fma(bc(scale[g]), acc);
+                }
             }
-            store(y, r, s);
+            store(y, r, acc.sub(mins).reduceLanes(VectorOperators.ADD));
         }
     }
 
-    /** Super-block at {@code o}; its x blocks are {@code xb .. xb + 7} (one per group). */
-    private static float q4kBlock(MemorySegment w, long o, short[] xq, float[] xd, float[] xs, int xb) {
-        float d = f16(w, o);
-        float dmin = f16(w, o + 2);
-        long s0 = w.get(I64_LE, o + 4);  // packed scale bytes 0..7
-        int s1 = w.get(I32_LE, o + 12);  // packed scale bytes 8..11
-        FloatVector acc = FloatVector.zero(F8);
-        float mins = 0;
-        for (int g = 0; g < 8; g++) {
-            int sc;
-            int m;
-            if (g < 4) {
-                sc = (int) (s0 >>> (8 * g)) & 63;
-                m = (int) (s0 >>> (8 * g + 32)) & 63;
-            } else {
-                int b = (s1 >>> (8 * (g - 4))) & 0xFF;
-                sc = (b & 0xF) | ((int) (s0 >>> (8 * (g - 4) + 6)) & 3) << 4;
-                m = (b >>> 4) | ((int) (s0 >>> (8 * g + 6)) & 3) << 4;
-            }
-            // group g: the low (even g) or high (odd g) nibbles of qs[32 (g / 2) .. + 32]
-            ByteVector c = shr(ByteVector.fromMemorySegment(B32, w, o + 16 + 32 * (g >>> 1), LE), 4 * (g & 1))
-                    .and((byte) 0xF);
-            int e = 32 * (xb + g);
-            // |code · x| <= 15 · 127: pair sums fit a short
-            ShortVector p = widen(c, 0).mul(xq(xq, e)).add(widen(c, 1).mul(xq(xq, e + 16)));
-            acc = pairSum(p).fma(bc(d * sc * xd[xb + g]), acc);
-            mins += dmin * m * xs[xb + g];
-        }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
+    /** The eight bytes of {@code v} (little-endian order) as eight float lanes, each byte signed (via two long lanes: C2 has no one-lane vectors). */
+    private static FloatVector bytesToFloats(long v) {
+        return (FloatVector) LongVector.broadcast(L2, v).reinterpretAsBytes().convertShape(VectorOperators.B2F, F8, 0);
     }
+
+    /** Lanes 4..7: the second 16-element group's pair sums after {@link #pairSum} of deinterleaved codes. */
+    private static final VectorMask<Float> HIGH_HALF = VectorMask.fromLong(F8, 0xF0);
 
     private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
+        short[] xe = a.qe;
+        short[] b32 = a.bias32;
+        float[] xd = a.d;
         for (int r = r0; r < r1; r++) {
+            FloatVector acc = FloatVector.zero(F8);
             long o = r * rb;
-            float s = 0;
-            for (int b = 0; b < nb; b++) {
-                s += q6kBlock(w, o + 210L * b, a.q, a.d, 8 * b);
+            // one loop nest, one call site per operation (see MatVec)
+            for (int b = 0; b < nb; b++, o += 210) {
+                float d = f16(w, o + 208);
+                long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
+                long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+                // 32 elements (one x block, two scale groups) a step, read as 16 shorts (even
+                // elements in the low bytes, odd in the high bytes, against the deinterleaved x)
+                for (int j = 0; j < 8; j++) {
+                    // chunk j = 4h + k: elements 128h + 32k + (0..31); low four bits from
+                    // ql[64h + 32(k & 1) + l] (low nibble for k < 2, high otherwise), top two bits
+                    // from bits 2k, 2k + 1 of qh[32h + l] (shifted down, masked, moved to bits 4, 5)
+                    int h = j >>> 2;
+                    int k = j & 3;
+                    ShortVector lo = ShortVector.fromMemorySegment(S16, w, o + 64 * h + 32 * (k & 1), LE)
+                            .lanewise(VectorOperators.LSHR, 4 * (k >>> 1)).and((short) 0x0F0F);
+                    ShortVector hi = ShortVector.fromMemorySegment(S16, w, o + 128 + 32 * h, LE)
+                            .lanewise(VectorOperators.LSHR, 2 * k).and((short) 0x0303).lanewise(VectorOperators.LSHL, 4);
+                    ShortVector c = lo.or(hi); // two unsigned 6-bit codes a lane
+                    int xb = 8 * b + j;
+                    // Σ (code - 32) · x, the bias 32 taken off through x: |.| <= 2 · 32 · 127 a
+                    // lane, and the intermediate sums (up to 2 · 63 · 127) fit a short as well
+                    ShortVector p = c.and((short) 0xFF).mul(xq(xe, 32 * xb))
+                            .add(c.lanewise(VectorOperators.LSHR, 8).mul(xq(xe, 32 * xb + 16)))
+                            .sub(xq(b32, 16 * xb));
+                    // lanes 0..7 of p are elements 0..15 (scale 2j), lanes 8..15 elements 16..31
+                    // (scale 2j + 1): after the pair sum, int lanes 0..3 and 4..7
+                    long sc = j < 4 ? sLo : sHi;
+                    float dx = d * xd[xb];
+                    FloatVector scale = bc(dx * (byte) (sc >>> (16 * k)))
+                            .blend(bc(dx * (byte) (sc >>> (16 * k + 8))), HIGH_HALF);
+                    acc = pairSum(p).fma(scale, acc);
+                }
             }
-            store(y, r, s);
+            store(y, r, acc.reduceLanes(VectorOperators.ADD));
         }
-    }
-
-    private static float q6kBlock(MemorySegment w, long o, short[] xq, float[] xd, int xb) {
-        float d = f16(w, o + 208);
-        long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
-        long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
-        FloatVector acc = FloatVector.zero(F8);
-        // One call site per operation (16 groups of 16, 16-byte loads) keeps this method within C2's
-        // inlining budget; a two-groups-per-step version was not fully inlined and boxed vectors.
-        for (int g = 0; g < 16; g++) {
-            // group g = 8h + 2k + p: elements 128h + 32k + 16p + (0..15); low four bits from
-            // ql[64h + 32(k & 1) + 16p + l] (low nibble for k < 2, high otherwise), top two bits
-            // from bits 2k.. of qh[32h + 16p + l]
-            int h = g >>> 3;
-            int k = (g >>> 1) & 3;
-            int p = g & 1;
-            ByteVector lo = shr(ByteVector.fromMemorySegment(B16, w, o + 64 * h + 32 * (k & 1) + 16 * p, LE),
-                    4 * (k >>> 1)).and((byte) 0xF);
-            ByteVector hi = shl(shr(ByteVector.fromMemorySegment(B16, w, o + 128 + 32 * h + 16 * p, LE), 2 * k)
-                    .and((byte) 3), 4);
-            float sc = (byte) ((g < 8 ? sLo : sHi) >>> (8 * (g & 7)));
-            // |code · x| <= 32 · 127: one product a lane
-            ShortVector prod = widen(lo.or(hi).sub((byte) 32)).mul(xq(xq, 32 * xb + 16 * g));
-            acc = pairSum(prod).fma(bc(d * sc * xd[xb + (g >>> 1)]), acc);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 }
