@@ -56,6 +56,6 @@ set -e
 [ -x /tmp/jre/bin/java ] || tar xzf .device/jre.tgz -C /tmp
 exec /tmp/jre/bin/java --enable-native-access=dev.isthmus.nativebindings,dev.isthmus.memory,dev.isthmus.gguf,dev.isthmus.kernels.cpu,dev.isthmus.kernels.gpu,dev.isthmus.runtime \
   --add-modules jdk.incubator.vector -Djava.util.logging.SimpleFormatter.format="isthmus: %5$s%6$s%n" \
-  --module-path .device/lib -m dev.isthmus.runtime/dev.isthmus.cli.Main "$@"
+  ${ISTHMUS_JAVA_OPTS:-} --module-path .device/lib -m dev.isthmus.runtime/dev.isthmus.cli.Main "$@"
 EOS
 du -sh "$out"
