@@ -95,13 +95,17 @@ __global__ void store_kv_kernel(int type, uint8_t *pool, const float *k, const f
     }
 }
 
-// One block a (query token, head). Keys are taken ATT_THREADS at a time (one a thread for the
+// One block a (query token, head, split). Keys are taken ATT_THREADS at a time (one a thread for the
 // scores), with an online softmax across tiles; each thread accumulates up to ATT_MAX_DIMS output
-// dimensions (d = tid + ATT_THREADS * k), reading value rows coalesced.
+// dimensions (d = tid + ATT_THREADS * k), reading value rows coalesced. With splits > 1 (one query:
+// decode), the query's keys are cut into `splits` consecutive ranges, one a block, so that a few
+// heads still fill the GPU; each block writes its unnormalised output, running max and sum to
+// `part` ([head][split][headDim + 2]) and attention_combine_kernel merges them.
 __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         const float *q, float *out, int heads, int kvHeads, int headDim, float scale, int window, int chunk,
         float softCap, const float *sinks, int firstPosition, int firstLive, const uint8_t *pool, int type,
-        const int *table, int T, long long blockBytes, long long rowBytes, const int *dyn) {
+        const int *table, int T, long long blockBytes, long long rowBytes, const int *dyn, int splits,
+        float *part) {
     if (dyn != nullptr) {  // a replayed graph reads the step's position and first live key here
         firstPosition = dyn[0];
         firstLive = dyn[1];
@@ -110,14 +114,22 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
     float *qs = smem;                 // headDim
     float *ps = smem + headDim;       // ATT_THREADS scores / weights
     __shared__ float scratch[32];
-    const int t = blockIdx.x;
+    const int t = blockIdx.x / splits;
+    const int split = blockIdx.x % splits;
     const int h = blockIdx.y;
     const int g = h / (heads / kvHeads);
-    const int p = firstPosition + t;
+    const int last = firstPosition + t;
     int from = 0;
-    if (window > 0) from = max(from, p - window + 1);
-    if (chunk > 0) from = max(from, p / chunk * chunk);
+    if (window > 0) from = max(from, last - window + 1);
+    if (chunk > 0) from = max(from, last / chunk * chunk);
     from = max(from, firstLive);
+    // this block's keys: from .. p
+    int p = last;
+    if (splits > 1) {
+        const int per = (last - from + 1 + splits - 1) / splits;
+        from += split * per;
+        p = min(last, from + per - 1);   // empty (p < from) for the tail splits of a short context
+    }
     const long long qBase = ((long long) t * heads + h) * headDim;
     for (int i = threadIdx.x; i < headDim; i += ATT_THREADS) qs[i] = q[qBase + i];
     __syncthreads();
@@ -161,6 +173,19 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         }
         __syncthreads();  // ps is rewritten by the next tile
     }
+    if (part != nullptr) {
+        float *mine = part + ((long long) h * splits + split) * (headDim + 2);
+#pragma unroll
+        for (int k = 0; k < ATT_MAX_DIMS; k++) {
+            const int d = threadIdx.x + ATT_THREADS * k;
+            if (d < headDim) mine[d] = acc[k];
+        }
+        if (threadIdx.x == 0) {
+            mine[headDim] = runMax;
+            mine[headDim + 1] = runSum;
+        }
+        return;
+    }
     float norm = runSum;
     float outScale = 1.f;
     if (sinks != nullptr) {
@@ -175,6 +200,67 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         const int d = threadIdx.x + ATT_THREADS * k;
         if (d < headDim) out[qBase + d] = acc[k] * inv;
     }
+}
+
+// One block a head: merges the splits of attention_kernel (one query) as one online softmax would
+// have, then the sink as attention_kernel does.
+__global__ void __launch_bounds__(ATT_THREADS) attention_combine_kernel(const float *part, float *out, int headDim,
+                                                                        int splits, const float *sinks) {
+    const int h = blockIdx.x;
+    const float *base = part + (long long) h * splits * (headDim + 2);
+    float m = -INFINITY;
+    for (int s = 0; s < splits; s++) m = fmaxf(m, base[(long long) s * (headDim + 2) + headDim]);
+    float sum = 0.f;
+    for (int s = 0; s < splits; s++) {
+        const float *ps = base + (long long) s * (headDim + 2);
+        if (ps[headDim + 1] > 0.f) sum += ps[headDim + 1] * expf(ps[headDim] - m);
+    }
+    float norm = sum;
+    float outScale = 1.f;
+    if (sinks != nullptr) {
+        const float sink = sinks[h];
+        const float mm = fmaxf(m, sink);
+        outScale = expf(m - mm);
+        norm = sum * outScale + expf(sink - mm);
+    }
+    const float inv = outScale / norm;
+    for (int d = threadIdx.x; d < headDim; d += ATT_THREADS) {
+        float o = 0.f;
+        for (int s = 0; s < splits; s++) {
+            const float *ps = base + (long long) s * (headDim + 2);
+            if (ps[headDim + 1] > 0.f) o += ps[d] * expf(ps[headDim] - m);
+        }
+        out[(long long) h * headDim + d] = o * inv;
+    }
+}
+
+// Splits for one query over `heads` heads: about two blocks per multiprocessor, at most
+// ATT_MAX_SPLITS; 1 (no scratch needed) when the heads alone fill the GPU or there is no scratch.
+constexpr int ATT_MAX_SPLITS = 16;
+constexpr int ATT_SPLIT_MAX_HEADS = 128;
+inline int decode_splits(int heads, const float *scratch) {
+    if (scratch == nullptr || heads > ATT_SPLIT_MAX_HEADS) return 1;
+    return max(1, min(ATT_MAX_SPLITS, 264 / heads));
+}
+
+// One query: attention_kernel over `splits` blocks a head (plus the combine), or one.
+int launch_decode_attention(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
+                            float scale, int window, int chunk, float softCap, const float *sinks, int firstPosition,
+                            int firstLive, const uint8_t *pool, int kvType, const int *blockTable, int tokensPerBlock,
+                            long long blockBytes, long long rowBytes, const int *dyn, float *scratch) {
+    const int splits = decode_splits(heads, scratch);
+    dim3 grid(splits, heads);
+    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
+    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
+                                                        sinks, firstPosition, firstLive, pool, kvType, blockTable,
+                                                        tokensPerBlock, blockBytes, rowBytes, dyn, splits,
+                                                        splits > 1 ? scratch : nullptr);
+    if (splits > 1) {
+        const cudaError_t e = cudaPeekAtLastError();
+        if (e != cudaSuccess) return launched();
+        attention_combine_kernel<<<heads, ATT_THREADS, 0, s>>>(scratch, out, headDim, splits, sinks);
+    }
+    return launched();
 }
 
 }  // namespace isthmus
@@ -209,7 +295,7 @@ extern "C" int isthmus_store_kv_dyn(cudaStream_t s, int kvType, void *pool, cons
 extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int n, int heads, int kvHeads,
                                  int headDim, float scale, int window, int chunk, float softCap, const float *sinks,
                                  int firstPosition, int firstLive, const void *pool, int kvType, const int *blockTable,
-                                 int tokensPerBlock, long long blockBytes, long long rowBytes) {
+                                 int tokensPerBlock, long long blockBytes, long long rowBytes, float *scratch) {
     if (n <= 0 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || headDim <= 0 ||
         headDim > ATT_THREADS * ATT_MAX_DIMS || heads > 65535 || kvType < 0 || kvType > 3 || tokensPerBlock <= 0 ||
         (kvType == KV_Q8_0 && headDim % 32 != 0)) {
@@ -219,28 +305,21 @@ extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int
         return flash_attention(s, q, out, n, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks,
                                firstPosition, firstLive, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
     }
-    dim3 grid(n, heads);
-    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
-    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
-                                                        sinks, firstPosition, firstLive,
-                                                        static_cast<const uint8_t *>(pool), kvType, blockTable,
-                                                        tokensPerBlock, blockBytes, rowBytes, nullptr);
-    return launched();
+    return launch_decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks,
+                                   firstPosition, firstLive, static_cast<const uint8_t *>(pool), kvType, blockTable,
+                                   tokensPerBlock, blockBytes, rowBytes, nullptr, scratch);
 }
 
 extern "C" int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
                                      float scale, int window, int chunk, float softCap, const float *sinks,
                                      const int *dyn, const void *pool, int kvType, const int *blockTable,
-                                     int tokensPerBlock, long long blockBytes, long long rowBytes) {
+                                     int tokensPerBlock, long long blockBytes, long long rowBytes, float *scratch) {
     if (dyn == nullptr || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0 || headDim <= 0 ||
         headDim > ATT_THREADS * ATT_MAX_DIMS || heads > 65535 || kvType < 0 || kvType > 3 || tokensPerBlock <= 0 ||
         (kvType == KV_Q8_0 && headDim % 32 != 0)) {
         return (int) cudaErrorInvalidValue;
     }
-    dim3 grid(1, heads);
-    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
-    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
-                                                        sinks, 0, 0, static_cast<const uint8_t *>(pool), kvType,
-                                                        blockTable, tokensPerBlock, blockBytes, rowBytes, dyn);
-    return launched();
+    return launch_decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks, 0, 0,
+                                   static_cast<const uint8_t *>(pool), kvType, blockTable, tokensPerBlock, blockBytes,
+                                   rowBytes, dyn, scratch);
 }

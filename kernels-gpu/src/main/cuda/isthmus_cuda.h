@@ -50,11 +50,13 @@ int isthmus_argmax(cudaStream_t s, const float *x, int cols, int *result);
 int isthmus_store_kv(cudaStream_t s, int kvType, void *pool, const float *k, const float *v, int n, int kvHeads,
                      int headDim, int firstPosition, const int *blockTable, int tokensPerBlock, long long blockBytes,
                      long long rowBytes);
-/* Causal paged attention; sinks may be NULL; keys below firstLive are never read. headDim <= 512. */
+/* Causal paged attention; sinks may be NULL; keys below firstLive are never read. headDim <= 512. scratch
+ * (may be NULL) is device memory of at least 128 * 16 * (headDim + 2) floats, used for one query (n = 1) to
+ * split each head's keys over several blocks; it must not be in use by another launch. */
 int isthmus_attention(cudaStream_t s, const float *q, float *out, int n, int heads, int kvHeads, int headDim,
                       float scale, int window, int chunk, float softCap, const float *sinks, int firstPosition,
                       int firstLive, const void *pool, int kvType, const int *blockTable, int tokensPerBlock,
-                      long long blockBytes, long long rowBytes);
+                      long long blockBytes, long long rowBytes, float *scratch);
 /* One token (decode), as isthmus_store_kv / isthmus_attention with n = 1, but the position (dyn[0]) and, for
  * attention, the first live key (dyn[1]) are read from device memory when the kernel runs: a CUDA graph
  * captured once replays them with each step's values. */
@@ -64,7 +66,7 @@ int isthmus_store_kv_dyn(cudaStream_t s, int kvType, void *pool, const float *k,
 int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim, float scale,
                           int window, int chunk, float softCap, const float *sinks, const int *dyn, const void *pool,
                           int kvType, const int *blockTable, int tokensPerBlock, long long blockBytes,
-                          long long rowBytes);
+                          long long rowBytes, float *scratch);
 /* Zeroes bytes at p. */
 int isthmus_fill_zero(cudaStream_t s, void *p, long long bytes);
 

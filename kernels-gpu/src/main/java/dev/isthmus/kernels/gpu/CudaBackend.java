@@ -80,6 +80,8 @@ public final class CudaBackend implements Backend {
     private final IntUpload tableUpload = new IntUpload();
     private final IdentityHashMap<float[], DeviceConstant> constants = new IdentityHashMap<>();
     private final MemorySegment argmaxResult;
+    /** Per-split partial results of one-query attention (128 heads × 16 splits × (512 + 2) floats). */
+    private final MemorySegment attentionScratch;
     private final MemorySegment[] staging = new MemorySegment[2];
     private final MemorySegment[] stagingDone = new MemorySegment[2];
     private final boolean[] stagingBusy = new boolean[2];
@@ -106,6 +108,7 @@ public final class CudaBackend implements Backend {
         this.graphs = new DecodeGraphs(stream, !"false".equalsIgnoreCase(System.getProperty("isthmus.cuda.graphs")));
         try {
             this.argmaxResult = CudaRuntime.cudaMalloc(4);
+            this.attentionScratch = deviceAlloc(4L * 128 * 16 * (MAX_HEAD_DIM + 2));
             ensureIo(1 << 16);
             this.ring = new StagingRing(stream, RING_BYTES);
             IsthmusCuda.fillZero(stream, argmaxResult, 4); // loads the kernel library now: a missing one fails here
@@ -691,7 +694,7 @@ public final class CudaBackend implements Backend {
             }
             IsthmusCuda.attentionDyn(stream, q.data(), out.data(), heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
                     spec.chunkSize(), spec.softCap(), sinks, dyn, pool.deviceSegment(), pool.config().type().ordinal(),
-                    blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+                    blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer), attentionScratch);
             return;
         }
         if (graphs.active()) {
@@ -701,7 +704,8 @@ public final class CudaBackend implements Backend {
         MemorySegment sinks = spec.sinks() == null ? MemorySegment.NULL : constant(spec.sinks());
         IsthmusCuda.attention(stream, q.data(), out.data(), n, heads, kvHeads, hd, spec.scale(), spec.slidingWindow(),
                 spec.chunkSize(), spec.softCap(), sinks, firstPosition, live, pool.deviceSegment(),
-                pool.config().type().ordinal(), blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer));
+                pool.config().type().ordinal(), blocks, pool.tokensPerBlock(), pool.blockBytes(), pool.rowBytes(layer),
+                n == 1 ? attentionScratch : MemorySegment.NULL);
     }
 
     // ---------------------------------------------------------------- helpers

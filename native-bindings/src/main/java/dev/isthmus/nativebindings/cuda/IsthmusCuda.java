@@ -69,14 +69,14 @@ public final class IsthmusCuda {
         static final MethodHandle attention = L.downcall("isthmus_attention",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                         JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT,
-                        ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
+                        ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS));
         static final MethodHandle storeKvDyn = L.downcall("isthmus_store_kv_dyn",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS,
                         ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
         static final MethodHandle attentionDyn = L.downcall("isthmus_attention_dyn",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
                         JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS,
-                        ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
+                        ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS));
         static final MethodHandle fillZero = L.downcall("isthmus_fill_zero",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
     }
@@ -263,16 +263,20 @@ public final class IsthmusCuda {
         check("isthmus_store_kv", err);
     }
 
-    /** Causal paged attention (see the header); {@code sinks} may be {@link MemorySegment#NULL}. */
+    /**
+     * Causal paged attention (see the header); {@code sinks} may be {@link MemorySegment#NULL}; {@code scratch}
+     * (or NULL) lets one query split each head's keys over several blocks.
+     */
     public static void attention(MemorySegment stream, MemorySegment q, MemorySegment out, int n, int heads, int kvHeads,
                                  int headDim, float scale, int window, int chunk, float softCap, MemorySegment sinks,
                                  int firstPosition, int firstLive, MemorySegment pool, int kvType, MemorySegment blockTable,
-                                 int tokensPerBlock, long blockBytes, long rowBytes) {
+                                 int tokensPerBlock, long blockBytes, long rowBytes, MemorySegment scratch) {
         ensure();
         int err;
         try {
             err = (int) H.attention.invokeExact(stream, q, out, n, heads, kvHeads, headDim, scale, window, chunk, softCap,
-                    sinks, firstPosition, firstLive, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
+                    sinks, firstPosition, firstLive, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes,
+                    scratch);
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -304,12 +308,12 @@ public final class IsthmusCuda {
     public static void attentionDyn(MemorySegment stream, MemorySegment q, MemorySegment out, int heads, int kvHeads,
                                     int headDim, float scale, int window, int chunk, float softCap, MemorySegment sinks,
                                     MemorySegment dyn, MemorySegment pool, int kvType, MemorySegment blockTable,
-                                    int tokensPerBlock, long blockBytes, long rowBytes) {
+                                    int tokensPerBlock, long blockBytes, long rowBytes, MemorySegment scratch) {
         ensure();
         int err;
         try {
             err = (int) H.attentionDyn.invokeExact(stream, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
-                    sinks, dyn, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
+                    sinks, dyn, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes, scratch);
         } catch (Throwable t) {
             throw rethrow(t);
         }
