@@ -13,6 +13,8 @@
 //   11 significant bits of them, bf16 only 8).
 // x is rounded to the same type: f16 keeps 11 bits (relative error <= 2^-11) but overflows beyond
 // +-65504 (the product is then inf, visibly); bf16 keeps 8 bits and fp32's range. See docs/CUDA.md.
+#include <cstdlib>
+
 #include "common.cuh"
 #include "gemm_tc.cuh"
 
@@ -205,7 +207,14 @@ __global__ void __launch_bounds__(TC_THREADS) gemm_tc_kernel(const uint8_t *__re
     const int r0 = blockIdx.x * TC_BN;
     const int t0 = blockIdx.y * TC_BM;
     const long long rb = row_bytes<T>(cols);
-    const int steps = (cols + TC_BK - 1) / TC_BK;
+    // split-K (gridDim.z > 1, for grids too small to fill the GPU): this block's reduction steps;
+    // its partial sums are added into y (zeroed by the launcher) atomically
+    const int allSteps = (cols + TC_BK - 1) / TC_BK;
+    const int per = (allSteps + gridDim.z - 1) / gridDim.z;
+    const int first = blockIdx.z * per;
+    const int steps = min(allSteps, first + per) - first;
+    if (steps <= 0) return;
+    const bool split = gridDim.z > 1;
 
     // This thread's share of each step's loads: 16 values of token ld_row and of weight row ld_row.
     const int ld_row = tid >> 1;
@@ -223,8 +232,8 @@ __global__ void __launch_bounds__(TC_THREADS) gemm_tc_kernel(const uint8_t *__re
 
     float xr[16];
     unsigned int wr[8];
-    load_x16(x, n, cols, t0 + ld_row, ld_k, xvec, xr);
-    load_w16<T, BF>(w, rows, cols, rb, r0 + ld_row, ld_k, wvec, wr);
+    load_x16(x, n, cols, t0 + ld_row, first * TC_BK + ld_k, xvec, xr);
+    load_w16<T, BF>(w, rows, cols, rb, r0 + ld_row, first * TC_BK + ld_k, wvec, wr);
 
     for (int s = 0; s < steps; s++) {
         const int buf = s & 1;
@@ -242,7 +251,7 @@ __global__ void __launch_bounds__(TC_THREADS) gemm_tc_kernel(const uint8_t *__re
         // and this barrier orders them before the reads below.
         __syncthreads();
         if (s + 1 < steps) {  // the next step's loads are in flight while this step's MMAs run
-            const int k0 = (s + 1) * TC_BK + ld_k;
+            const int k0 = (first + s + 1) * TC_BK + ld_k;
             load_x16(x, n, cols, t0 + ld_row, k0, xvec, xr);
             load_w16<T, BF>(w, rows, cols, rb, r0 + ld_row, k0, wvec, wr);
         }
@@ -279,16 +288,59 @@ __global__ void __launch_bounds__(TC_THREADS) gemm_tc_kernel(const uint8_t *__re
 #pragma unroll
             for (int j = 0; j < 4; j++) {
                 const int r = r0 + wn + 8 * j + 2 * q;
-                if (r < rows) yt[r] = acc[i][j][2 * half];
-                if (r + 1 < rows) yt[r + 1] = acc[i][j][2 * half + 1];
+                if (split) {
+                    if (r < rows) atomicAdd(yt + r, acc[i][j][2 * half]);
+                    if (r + 1 < rows) atomicAdd(yt + r + 1, acc[i][j][2 * half + 1]);
+                } else {
+                    if (r < rows) yt[r] = acc[i][j][2 * half];
+                    if (r + 1 < rows) yt[r + 1] = acc[i][j][2 * half + 1];
+                }
             }
         }
     }
 }
 
+// Multiprocessors of the current device (read once; 132, an H100's, if the query fails).
+int tc_sm_count() {
+    static int count = 0;
+    if (count <= 0) {
+        int dev = 0;
+        int m = 0;
+        if (cudaGetDevice(&dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&m, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && m > 0) {
+            count = m;
+        } else {
+            (void) cudaGetLastError();
+            count = 132;
+        }
+    }
+    return count;
+}
+
+// Split-K factor: 1 when the output tiles fill the multiprocessors; otherwise enough splits to fill them,
+// at most 8 and keeping at least 8 reduction steps a split. ISTHMUS_GEMM_SPLITK=0 turns it off.
+int tc_splits(int tiles, int steps) {
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *e = getenv("ISTHMUS_GEMM_SPLITK");
+        enabled = (e != nullptr && e[0] == '0') ? 0 : 1;
+    }
+    const int sms = tc_sm_count();
+    if (!enabled || tiles >= sms) return 1;
+    int z = (sms + tiles - 1) / tiles;
+    z = min(z, 8);
+    z = min(z, max(1, steps / 8));
+    return max(1, z);
+}
+
 template <int T, bool BF>
 int launch_tc(cudaStream_t s, const void *w, int rows, int cols, const float *x, float *y, int n) {
     dim3 grid((rows + TC_BN - 1) / TC_BN, (n + TC_BM - 1) / TC_BM);
+    grid.z = tc_splits((int) (grid.x * grid.y), (cols + TC_BK - 1) / TC_BK);
+    if (grid.z > 1) {
+        const cudaError_t e = cudaMemsetAsync(y, 0, (size_t) n * rows * sizeof(float), s);
+        if (e != cudaSuccess) return (int) e;
+    }
     gemm_tc_kernel<T, BF><<<grid, TC_THREADS, 0, s>>>(static_cast<const uint8_t *>(w), rows, cols, x, y, n);
     return launched();
 }
