@@ -95,6 +95,7 @@ public final class DenseModel implements AutoCloseable {
         }
         this.spec = spec;
         this.backend = backend;
+        this.copiesWeights = !backend.name().equals("cpu");
         this.file = file;
         this.maxBatch = maxBatch;
         this.plusOne = spec.norm() == DenseSpec.NormKind.GEMMA && !w.normsIncludeOne();
@@ -171,6 +172,12 @@ public final class DenseModel implements AutoCloseable {
             }
         }
         weightBytesPerToken = bytes;
+        if (copiesWeights) {
+            double s = (System.nanoTime() - uploadStart) / 1e9;
+            LOG.log(System.Logger.Level.INFO, String.format(java.util.Locale.ROOT,
+                    "weights on %s: %.2f GiB in %.1f s (%.1f GB/s)", backend.name(), uploaded / 1073741824.0, s,
+                    uploaded / 1e9 / Math.max(s, 1e-9)));
+        }
         layerMatmulElements = elements;
         StringBuilder sb = new StringBuilder();
         long total = types.values().stream().mapToLong(Long::longValue).sum();
@@ -190,8 +197,26 @@ public final class DenseModel implements AutoCloseable {
             throw new UnsupportedModelException(w.source(), -1, "tensor '" + r.name() + "' has type " + r.type()
                     + ", which the " + backend.name() + " backend cannot compute with");
         }
-        return backend.weight(r.type(), r.rows(), r.cols(), r.bytes());
+        Tensor t = backend.weight(r.type(), r.rows(), r.cols(), r.bytes());
+        if (copiesWeights) {
+            uploaded += r.bytes().byteSize();
+            if (uploaded >= nextReport) {
+                LOG.log(System.Logger.Level.INFO, String.format(java.util.Locale.ROOT,
+                        "uploading weights to %s: %.1f GiB so far (%.1f s)", backend.name(), uploaded / 1073741824.0,
+                        (System.nanoTime() - uploadStart) / 1e9));
+                nextReport = uploaded + UPLOAD_REPORT_BYTES;
+            }
+        }
+        return t;
     }
+
+    private static final System.Logger LOG = System.getLogger(DenseModel.class.getName());
+    /** Upload progress is logged every this many bytes (device backends; the CPU reads weights in place). */
+    private static final long UPLOAD_REPORT_BYTES = 1L << 30;
+    private final boolean copiesWeights;
+    private final long uploadStart = System.nanoTime();
+    private long uploaded;
+    private long nextReport = UPLOAD_REPORT_BYTES;
 
     private Tensor vector(StoredTensors w, String name, int n) {
         float[] values = w.floats(name, n);
