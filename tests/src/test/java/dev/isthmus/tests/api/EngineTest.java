@@ -284,9 +284,31 @@ class EngineTest {
     void closeDuringGenerationEndsItCleanly() throws Exception {
         Engine e = Isthmus.builder().model(model).threads(1).build();
         CountDownLatch started = new CountDownLatch(2);
-        Generation g = e.submit("Once", noEos(Sampling.defaults().maxTokens(100)), t -> started.countDown());
+        CountDownLatch release = new CountDownLatch(1);
+        // the second token's callback holds the generation until close() is under way, so that a fast
+        // machine cannot finish all 100 tokens before close() (the race this test once lost)
+        Generation g = e.submit("Once", noEos(Sampling.defaults().maxTokens(100)), t -> {
+            started.countDown();
+            if (started.getCount() == 0) {
+                try {
+                    release.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
         assertTrue(started.await(60, TimeUnit.SECONDS));
+        Thread releaser = new Thread(() -> {
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            release.countDown();
+        });
+        releaser.start();
         e.close();
+        releaser.join();
         RuntimeException x = assertThrows(RuntimeException.class, g::join);
         assertTrue(x instanceof CancellationException || x instanceof IllegalStateException, x.toString());
         assertThrows(IllegalStateException.class, () -> e.complete("x", Sampling.greedy(), null));
