@@ -1,10 +1,14 @@
-// Micro-benchmark of the small per-token kernels at Llama-3.2-1B decode shapes (device time per call,
+// Check of argmax (first index of the largest, NaN never wins) on aligned and unaligned rows, and
+// micro-benchmark of the small per-token kernels at Llama-3.2-1B decode shapes (device time per call,
 // 200 calls back to back), to find any that costs more than its launch.
 //   nvcc -std=c++17 -O3 -gencode arch=compute_90,code=sm_90 -Ikernels-gpu/src/main/cuda -o /tmp/ops \
 //        kernels-gpu/src/test/cuda/small_ops_device.cu kernels-gpu/src/main/cuda/elementwise.cu \
 //        kernels-gpu/src/main/cuda/attention.cu && /tmp/ops
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
+#include <vector>
 #include "common.cuh"
 
 #define CK(x)                                                              \
@@ -37,7 +41,49 @@ static void time(const char *name, F f) {
     printf("%-28s %7.2f us\n", name, 1000.0 * ms / reps);
 }
 
+static int checkArgmax(int cols, int offset, int ties, bool nans, std::mt19937 &g) {
+    std::uniform_real_distribution<float> u(-10.f, 10.f);
+    std::vector<float> h(cols + offset);
+    for (auto &v : h) v = u(g);
+    float *hx = h.data() + offset;
+    for (int t = 0; t < ties; t++) hx[g() % cols] = 20.f;  // several maxima: the first must win
+    if (nans) {
+        for (int t = 0; t < 5; t++) hx[g() % cols] = NAN;
+    }
+    int want = -1;
+    float best = -INFINITY;
+    for (int i = 0; i < cols; i++) {
+        if ((want < 0 && !std::isnan(hx[i])) || hx[i] > best) {
+            best = hx[i];
+            want = i;
+        }
+    }
+    if (want < 0) want = 0;
+    float *dx;
+    int *dr;
+    CK(cudaMalloc(&dx, 4 * h.size()));
+    CK(cudaMalloc(&dr, 4));
+    CK(cudaMemcpy(dx, h.data(), 4 * h.size(), cudaMemcpyHostToDevice));
+    if (isthmus_argmax(0, dx + offset, cols, dr) != 0) return 1;
+    int got;
+    CK(cudaMemcpy(&got, dr, 4, cudaMemcpyDeviceToHost));
+    CK(cudaFree(dx));
+    CK(cudaFree(dr));
+    printf("%s argmax cols %d offset %d ties %d nans %d: %d (want %d)\n", got == want ? "ok  " : "FAIL", cols, offset, ties,
+           nans ? 1 : 0, got, want);
+    return got == want ? 0 : 1;
+}
+
 int main() {
+    std::mt19937 g(9);
+    int fails = 0;
+    for (int cols : {1, 3, 7, 1001, 4096, 128256, 128257}) {
+        for (int offset : {0, 1}) {
+            fails += checkArgmax(cols, offset, 0, false, g);
+            fails += checkArgmax(cols, offset, 3, true, g);
+        }
+    }
+    printf(fails ? "%d ARGMAX CHECKS FAILED\n" : "argmax checks passed\n", fails);
     float *x, *y, *z, *w, *inv;
     int *pos, *res, *table;
     uint8_t *pool;
