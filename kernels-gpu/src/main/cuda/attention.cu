@@ -243,24 +243,202 @@ inline int decode_splits(int heads, const float *scratch) {
     return max(1, min(ATT_MAX_SPLITS, 264 / heads));
 }
 
-// One query: attention_kernel over `splits` blocks a head (plus the combine), or one.
-int launch_decode_attention(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
-                            float scale, int window, int chunk, float softCap, const float *sinks, int firstPosition,
-                            int firstLive, const uint8_t *pool, int kvType, const int *blockTable, int tokensPerBlock,
-                            long long blockBytes, long long rowBytes, const int *dyn, float *scratch) {
+// ---- decode: one query ----
+//
+// One block of DEC_WARPS warps a head. Warp w takes DEC_KEYS consecutive keys at a time (keys
+// from + w*DEC_KEYS, then DEC_WARPS*DEC_KEYS further on), loading the key and value rows of all of them
+// before using any (so several rows are in flight per warp instead of one load after another); lane l
+// holds dimensions [l*DPL, l*DPL + DPL) of q, of each row (consecutive lanes read consecutive bytes)
+// and of its output accumulator. Each warp keeps its own online softmax (max, sum, accumulator); the
+// warps are merged in shared memory at the end, with the sinks as in attention_kernel.
+constexpr int DEC_WARPS = 8;
+
+template <int KV>
+__device__ __forceinline__ float kv_at(const uint8_t *row, int i) {
+    if (KV == KV_F32) return reinterpret_cast<const float *>(row)[i];
+    if (KV == KV_F16) return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[i]));
+    if (KV == KV_BF16) return bf16_to_float(reinterpret_cast<const unsigned short *>(row)[i]);
+    const uint8_t *blk = row + 34LL * (i >> 5);
+    return (float) (int8_t) blk[2 + (i & 31)] * ld_f16(blk);
+}
+
+template <int KV, int DPL>
+__global__ void __launch_bounds__(DEC_WARPS * 32) attention_decode_kernel(
+        const float *q, float *out, int heads, int kvHeads, int headDim, float scale, int window, int chunk,
+        float softCap, const float *sinks, int p, int firstLive, const uint8_t *pool, const int *table, int T,
+        long long blockBytes, long long rowBytes, const int *dyn, int splits, float *part) {
+    if (dyn != nullptr) {  // a replayed graph reads the step's position and first live key here
+        p = dyn[0];
+        firstLive = dyn[1];
+    }
+    constexpr int KEYS = DPL >= 16 ? 2 : 4;
+    extern __shared__ float wacc[];  // DEC_WARPS * headDim
+    __shared__ float wm[DEC_WARPS];
+    __shared__ float wl[DEC_WARPS];
+    const int h = blockIdx.x;
+    const int split = blockIdx.y;
+    const int g = h / (heads / kvHeads);
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    int from = 0;
+    if (window > 0) from = max(from, p - window + 1);
+    if (chunk > 0) from = max(from, p / chunk * chunk);
+    from = max(from, firstLive);
+    if (splits > 1) {  // this block's share of the keys: from .. p (empty for the tail of a short context)
+        const int per = (p - from + 1 + splits - 1) / splits;
+        from += split * per;
+        p = min(p, from + per - 1);
+    }
+    const int d0 = lane * DPL;
+    float qv[DPL];
+    float acc[DPL];
+#pragma unroll
+    for (int i = 0; i < DPL; i++) {
+        qv[i] = d0 + i < headDim ? q[(long long) h * headDim + d0 + i] : 0.f;
+        acc[i] = 0.f;
+    }
+    float m = -INFINITY;
+    float l = 0.f;
+    for (int j0 = from + warp * KEYS; j0 <= p; j0 += DEC_WARPS * KEYS) {
+        float kr[KEYS][DPL];
+        float vr[KEYS][DPL];
+#pragma unroll
+        for (int k = 0; k < KEYS; k++) {
+            const int j = min(j0 + k, p);  // past p: re-read key p, weighted 0 below
+            const uint8_t *krow = pool + key_offset(table, j, g, T, blockBytes, rowBytes);
+            const uint8_t *vrow = pool + value_offset(table, j, g, kvHeads, T, blockBytes, rowBytes);
+#pragma unroll
+            for (int i = 0; i < DPL; i++) {
+                const bool in = d0 + i < headDim;
+                kr[k][i] = in ? kv_at<KV>(krow, d0 + i) : 0.f;
+                vr[k][i] = in ? kv_at<KV>(vrow, d0 + i) : 0.f;
+            }
+        }
+        float sc[KEYS];
+        float bm = -INFINITY;
+#pragma unroll
+        for (int k = 0; k < KEYS; k++) {
+            float dot = 0.f;
+#pragma unroll
+            for (int i = 0; i < DPL; i++) dot += qv[i] * kr[k][i];
+            float sk = warp_sum(dot) * scale;
+            if (softCap > 0.f) sk = (float) ((double) softCap * tanh((double) (sk / softCap)));
+            sc[k] = j0 + k <= p ? sk : -INFINITY;
+            bm = fmaxf(bm, sc[k]);
+        }
+        const float nm = fmaxf(m, bm);  // finite: key j0 <= p is real
+        const float corr = expf(m - nm);  // 0 on the warp's first step
+        l *= corr;
+#pragma unroll
+        for (int i = 0; i < DPL; i++) acc[i] *= corr;
+#pragma unroll
+        for (int k = 0; k < KEYS; k++) {
+            const float e = expf(sc[k] - nm);  // 0 for keys past p
+            l += e;
+#pragma unroll
+            for (int i = 0; i < DPL; i++) acc[i] += e * vr[k][i];
+        }
+        m = nm;
+    }
+    if (lane == 0) {
+        wm[warp] = m;
+        wl[warp] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < DPL; i++) {
+        if (d0 + i < headDim) wacc[warp * headDim + d0 + i] = acc[i];
+    }
+    __syncthreads();
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < DEC_WARPS; w++) mx = fmaxf(mx, wm[w]);
+    float f[DEC_WARPS];
+    float sum = 0.f;
+#pragma unroll
+    for (int w = 0; w < DEC_WARPS; w++) {
+        f[w] = wm[w] == -INFINITY ? 0.f : expf(wm[w] - mx);  // a warp without keys adds nothing
+        sum += wl[w] * f[w];
+    }
+    if (part != nullptr) {  // one split of several: unnormalised output, max and sum for the combine kernel
+        float *mine = part + ((long long) h * splits + split) * (headDim + 2);
+        for (int d = threadIdx.x; d < headDim; d += DEC_WARPS * 32) {
+            float o = 0.f;
+#pragma unroll
+            for (int w = 0; w < DEC_WARPS; w++) o += wacc[w * headDim + d] * f[w];
+            mine[d] = o;
+        }
+        if (threadIdx.x == 0) {
+            mine[headDim] = mx;
+            mine[headDim + 1] = sum;
+        }
+        return;
+    }
+    float norm = sum;
+    float outScale = 1.f;
+    if (sinks != nullptr) {
+        const float sink = sinks[h];
+        const float mm = fmaxf(mx, sink);
+        outScale = expf(mx - mm);
+        norm = sum * outScale + expf(sink - mm);
+    }
+    const float inv = outScale / norm;
+    for (int d = threadIdx.x; d < headDim; d += DEC_WARPS * 32) {
+        float o = 0.f;
+#pragma unroll
+        for (int w = 0; w < DEC_WARPS; w++) o += wacc[w * headDim + d] * f[w];
+        out[(long long) h * headDim + d] = o * inv;
+    }
+}
+
+template <int KV>
+int launch_attention_decode(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
+                            float scale, int window, int chunk, float softCap, const float *sinks, int p, int firstLive,
+                            const uint8_t *pool, const int *table, int T, long long blockBytes, long long rowBytes,
+                            const int *dyn, float *scratch) {
+    const size_t shared = (size_t) DEC_WARPS * headDim * sizeof(float);
     const int splits = decode_splits(heads, scratch);
-    dim3 grid(splits, heads);
-    const size_t shared = (size_t) (headDim + ATT_THREADS) * sizeof(float);
-    attention_kernel<<<grid, ATT_THREADS, shared, s>>>(q, out, heads, kvHeads, headDim, scale, window, chunk, softCap,
-                                                        sinks, firstPosition, firstLive, pool, kvType, blockTable,
-                                                        tokensPerBlock, blockBytes, rowBytes, dyn, splits,
-                                                        splits > 1 ? scratch : nullptr);
+    float *part = splits > 1 ? scratch : nullptr;
+    const dim3 grid(heads, splits);
+#define DEC(DPL)                                                                                                  \
+    attention_decode_kernel<KV, DPL><<<grid, DEC_WARPS * 32, shared, s>>>(q, out, heads, kvHeads, headDim, scale, \
+                                                                          window, chunk, softCap, sinks, p,      \
+                                                                          firstLive, pool, table, T, blockBytes, \
+                                                                          rowBytes, dyn, splits, part)
+    if (headDim <= 32) {
+        DEC(1);
+    } else if (headDim <= 64) {
+        DEC(2);
+    } else if (headDim <= 128) {
+        DEC(4);
+    } else if (headDim <= 256) {
+        DEC(8);
+    } else {
+        DEC(16);
+    }
+#undef DEC
     if (splits > 1) {
         const cudaError_t e = cudaPeekAtLastError();
         if (e != cudaSuccess) return launched();
         attention_combine_kernel<<<heads, ATT_THREADS, 0, s>>>(scratch, out, headDim, splits, sinks);
     }
     return launched();
+}
+
+// One query over any KV type (attention_decode_kernel).
+int decode_attention(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim, float scale,
+                     int window, int chunk, float softCap, const float *sinks, int p, int firstLive,
+                     const uint8_t *pool, int kvType, const int *table, int T, long long blockBytes,
+                     long long rowBytes, const int *dyn, float *scratch) {
+#define DECODE(KV)                                                                                                 \
+    launch_attention_decode<KV>(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks, p,       \
+                                firstLive, pool, table, T, blockBytes, rowBytes, dyn, scratch)
+    switch (kvType) {
+        case KV_F32: return DECODE(KV_F32);
+        case KV_F16: return DECODE(KV_F16);
+        case KV_BF16: return DECODE(KV_BF16);
+        default: return DECODE(KV_Q8_0);
+    }
+#undef DECODE
 }
 
 }  // namespace isthmus
@@ -305,9 +483,9 @@ extern "C" int isthmus_attention(cudaStream_t s, const float *q, float *out, int
         return flash_attention(s, q, out, n, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks,
                                firstPosition, firstLive, pool, kvType, blockTable, tokensPerBlock, blockBytes, rowBytes);
     }
-    return launch_decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks,
-                                   firstPosition, firstLive, static_cast<const uint8_t *>(pool), kvType, blockTable,
-                                   tokensPerBlock, blockBytes, rowBytes, nullptr, scratch);
+    return decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks, firstPosition,
+                            firstLive, static_cast<const uint8_t *>(pool), kvType, blockTable, tokensPerBlock,
+                            blockBytes, rowBytes, nullptr, scratch);
 }
 
 extern "C" int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out, int heads, int kvHeads, int headDim,
@@ -319,7 +497,7 @@ extern "C" int isthmus_attention_dyn(cudaStream_t s, const float *q, float *out,
         (kvType == KV_Q8_0 && headDim % 32 != 0)) {
         return (int) cudaErrorInvalidValue;
     }
-    return launch_decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks, 0, 0,
-                                   static_cast<const uint8_t *>(pool), kvType, blockTable, tokensPerBlock, blockBytes,
-                                   rowBytes, dyn, scratch);
+    return decode_attention(s, q, out, heads, kvHeads, headDim, scale, window, chunk, softCap, sinks, 0, 0,
+                            static_cast<const uint8_t *>(pool), kvType, blockTable, tokensPerBlock, blockBytes,
+                            rowBytes, dyn, scratch);
 }

@@ -130,11 +130,37 @@ __global__ void argmax_kernel(const float *x, int cols, int *result) {
     __shared__ int si[1024];
     float best = -INFINITY;
     int idx = -1;
-    for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-        const float v = x[i];
-        if ((idx < 0 && !isnan(v)) || v > best) {
-            best = v;
-            idx = i;
+    // Each thread visits its indices in increasing order, so "first on ties" holds within a thread.
+    if ((((size_t) x) & 15) == 0) {
+        // 16-byte loads, four chunks a thread in flight (a single block must keep many bytes in flight)
+        const int chunks = cols / 4;
+        const float4 *x4 = reinterpret_cast<const float4 *>(x);
+#pragma unroll 4
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+            const float4 q = __ldg(x4 + c);
+            const float v[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                if ((idx < 0 && !isnan(v[k])) || v[k] > best) {
+                    best = v[k];
+                    idx = 4 * c + k;
+                }
+            }
+        }
+        for (int i = 4 * chunks + threadIdx.x; i < cols; i += blockDim.x) {  // the last cols % 4
+            const float v = x[i];
+            if ((idx < 0 && !isnan(v)) || v > best) {
+                best = v;
+                idx = i;
+            }
+        }
+    } else {
+        for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+            const float v = x[i];
+            if ((idx < 0 && !isnan(v)) || v > best) {
+                best = v;
+                idx = i;
+            }
         }
     }
     sv[threadIdx.x] = best;

@@ -203,11 +203,26 @@ ISTHMUS_UNROLL
     }
 }
 
+// The sums of a unit's two 16-value x runs, which the K types' minimums multiply (the same for every
+// row of a group, so computed once a unit); zero for the other types, which ignore them.
+template <int T>
+ISTHMUS_HD float2 mv_xsums(const float (&xv)[mv_unit<T>()]) {
+    float2 s = make_float2(0.f, 0.f);
+    if (T == T_Q4_K || T == T_Q5_K) {
+ISTHMUS_UNROLL
+        for (int i = 0; i < 16; i++) {
+            s.x += xv[i];
+            s.y += xv[16 + i];
+        }
+    }
+    return s;
+}
+
 // The dot product of unit u of a row (its weight bytes start at row) with the unit's x values.
 // Row alignment: 16 bytes for F32/F16/BF16/Q4_K/Q5_K (their units are 16-byte aligned then); the other
 // types need 2 (Q8_0, Q4_0, Q6_K) or 1 (MXFP4).
 template <int T>
-ISTHMUS_HD float mv_dot(const uint8_t *row, int u, const float (&xv)[mv_unit<T>()]) {
+ISTHMUS_HD float mv_dot(const uint8_t *row, int u, const float (&xv)[mv_unit<T>()], const float2 &xs) {
     if (T == T_F32) {
         const uint4 v = mv_ld128(row + 16LL * u);
         return bits_to_float(v.x) * xv[0] + bits_to_float(v.y) * xv[1] + bits_to_float(v.z) * xv[2] +
@@ -279,7 +294,7 @@ ISTHMUS_UNROLL
         if (T == T_Q5_K) qh = mv_ld128(p + 16 + l0);
         const unsigned int w[4] = {q.x, q.y, q.z, q.w};
         const unsigned int wh[4] = {qh.x, qh.y, qh.z, qh.w};
-        float dota = 0.f, dotb = 0.f, suma = 0.f, sumb = 0.f;
+        float dota = 0.f, dotb = 0.f;
 ISTHMUS_UNROLL
         for (int j = 0; j < 4; j++) {
             unsigned int lo = w[j] & 0x0F0F0F0Fu;
@@ -292,11 +307,9 @@ ISTHMUS_UNROLL
             for (int k = 0; k < 4; k++) {
                 dota += mv_bytef<0>(lo, k) * xv[4 * j + k];
                 dotb += mv_bytef<0>(hi, k) * xv[16 + 4 * j + k];
-                suma += xv[4 * j + k];
-                sumb += xv[16 + 4 * j + k];
             }
         }
-        return d * ((float) sa * dota + (float) sbb * dotb) - dmin * ((float) ma * suma + (float) mb * sumb);
+        return d * ((float) sa * dota + (float) sbb * dotb) - dmin * ((float) ma * xs.x + (float) mb * xs.y);
     } else {  // Q6_K
         const int sb = u >> 3;
         const int k = u & 7;
@@ -354,8 +367,9 @@ __global__ void __launch_bounds__(MV_THREADS) matvec_units(const uint8_t *__rest
     for (int u = tg; u < units; u += 32 * W) {
         float xv[U];
         mv_load_x<T>(x, u, xv);
+        const float2 xs = mv_xsums<T>(xv);
 #pragma unroll
-        for (int r = 0; r < R; r++) acc[r] += mv_dot<T>(rowp[r], u, xv);
+        for (int r = 0; r < R; r++) acc[r] += mv_dot<T>(rowp[r], u, xv, xs);
     }
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = warp_sum(acc[r]);

@@ -32,7 +32,7 @@ static int run(const std::vector<uint8_t> &w, const float *x, int rows, int cols
         for (int u = 0; u < cols / mv_unit<T>(); u++) {
             float xv[mv_unit<T>()];
             mv_load_x<T>(x, u, xv);
-            acc += mv_dot<T>(row, u, xv);
+            acc += mv_dot<T>(row, u, xv, mv_xsums<T>(xv));
         }
         out[r] = acc;
     }

@@ -476,6 +476,47 @@ class CudaBackendOpsTest {
                 .totalBlocks(64).build();
     }
 
+    /**
+     * Decode attention (one query, its own kernel) over a longer context, for every KV type: each warp
+     * of the decode kernel takes several key steps, the last step partly past the query's position,
+     * with GQA of 4 query heads a KV head, head dims of 128 and 80 (not a multiple of 32), a sliding
+     * window and sinks.
+     */
+    @Test
+    void decodeAttentionOverALongerContextMatchesTheCpu() {
+        for (KvType type : KvType.values()) {
+            int hd = type == KvType.Q8_0 ? 128 : 80;   // Q8_0 rows are whole 32-value blocks
+            KvCacheConfig config = KvCacheConfig.builder().type(type).tokensPerBlock(16).fullLayer(2, hd)
+                    .totalBlocks(40).build();
+            SplittableRandom r = new SplittableRandom(31 + type.ordinal());
+            try (KvBlockPool pc = cpu.newKvPool(config); KvBlockPool pg = gpu.newKvPool(config);
+                 KvSequence sc = pc.newSequence(); KvSequence sg = pg.newSequence()) {
+                int context = 301;
+                sc.reserve(context);
+                sg.reserve(context);
+                Pair k = random(context, 2 * hd, r, 2);
+                Pair v = random(context, 2 * hd, r, 2);
+                cpu.storeKv(sc, 0, 0, k.c, v.c);
+                gpu.storeKv(sg, 0, 0, k.g, v.g);
+                float[] sinks = values(8, r, 1);
+                AttentionSpec[] specs = {
+                    AttentionSpec.causal(8, 2, hd),
+                    new AttentionSpec(8, 2, hd, 0.09f, 100, 0, 0, sinks),
+                    new AttentionSpec(8, 2, hd, 0.1f, 0, 64, 2.5f, null),
+                };
+                for (int position : new int[] {0, 37, context - 1}) {
+                    for (AttentionSpec spec : specs) {
+                        Pair q = random(1, 8 * hd, r, 1);
+                        Pair out = f32(1, 8 * hd, new float[8 * hd]);
+                        cpu.attention(q.c, sc, 0, position, spec, out.c);
+                        gpu.attention(q.g, sg, 0, position, spec, out.g);
+                        assertClose(out, 2e-5, type + " decode at " + position + " " + spec);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void pagedAttentionMatchesTheCpuForEveryKvTypeAndMask() {
         for (KvType type : KvType.values()) {
