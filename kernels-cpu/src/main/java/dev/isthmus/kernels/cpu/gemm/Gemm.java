@@ -229,6 +229,13 @@ public final class Gemm implements AutoCloseable {
     static final int VECTOR_GEMM_MIN_M = 2;
     /** The smallest m for which direct oneDNN beats the Vector API GEMM on F32/F16/BF16. */
     static final int ONEDNN_DENSE_MIN_M = 32;
+    /**
+     * F16/BF16 prompts through oneDNN panels (decoded to f32 in L2-sized panels, single-threaded oneDNN
+     * per panel worker) rather than oneDNN's own f16/bf16 matmul on its OpenMP team: in a whole prefill
+     * (other ops' threads running between the matmuls) the panels were 1.4–1.7× faster at 64 tokens
+     * (docs/GEMM.md). System property {@code isthmus.gemm.dense=direct} restores the direct path.
+     */
+    static final boolean DENSE_AS_PANELS = !"direct".equals(System.getProperty("isthmus.gemm.dense"));
     /** The smallest m for which oneDNN panels beat the Vector API GEMM on quantized weights. */
     static final int ONEDNN_PANELS_MIN_M = 64;
 
@@ -257,6 +264,9 @@ public final class Gemm implements AutoCloseable {
 
     private Path auto(GgmlType type, int m) {
         Path p = measuredChoice(type, m);
+        if (p == Path.ONEDNN && type != GgmlType.F32 && DENSE_AS_PANELS) {
+            p = Path.ONEDNN_PANELS;
+        }
         if (p == Path.ONEDNN && unimplemented.contains(type)) {
             p = Path.ONEDNN_PANELS;
         }

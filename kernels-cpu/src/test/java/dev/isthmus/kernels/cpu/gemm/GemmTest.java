@@ -105,6 +105,11 @@ class GemmTest {
             if (Gemm.onednnAvailable()) {
                 assertEquals(Gemm.Path.ONEDNN_PANELS, gemm.pathFor(GgmlType.Q4_K, 64));
                 assertEquals(Gemm.Path.ONEDNN_PANELS, runAndCheck(gemm, GgmlType.Q4_0, 64, 64, 30, 7));
+                // F16/BF16 prompts take the panels too in AUTO (isthmus.gemm.dense; F32 stays direct)
+                Gemm.Path dense = Gemm.DENSE_AS_PANELS ? Gemm.Path.ONEDNN_PANELS : Gemm.Path.ONEDNN;
+                assertEquals(dense, gemm.pathFor(GgmlType.F16, 64));
+                assertEquals(dense, runAndCheck(gemm, GgmlType.BF16, 64, 96, 130, 11));
+                assertEquals(Gemm.Path.ONEDNN, gemm.pathFor(GgmlType.F32, 64));
             }
         }
     }
