@@ -177,6 +177,7 @@ public final class CpuBackend implements Backend {
             // kernels (as llama.cpp does; error bound in docs/MATVEC.md); other types the float kernels
             pool.matvecQ8(ggml(w.dtype()), w.data(), w.rows(), w.cols(), x.data(), y.data());
         } else {
+            ops.quiesce();   // the GEMM runs on its own panel workers: the op pool's should not spin meanwhile
             gemm.gemm(ggml(w.dtype()), w.data(), x.rows(), w.cols(), w.rows(), x.data(), y.data());
         }
     }

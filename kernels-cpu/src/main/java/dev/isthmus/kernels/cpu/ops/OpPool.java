@@ -42,6 +42,8 @@ public final class OpPool implements AutoCloseable {
     static final long SPIN_NANOS = 1000L * Math.max(0, Long.getLong("isthmus.pool.spinMicros", 300));
 
     private volatile int generation;
+    /** Bumped by {@link #quiesce()}: spinning workers that see it change park at once. */
+    private volatile int hush;
     /** Per worker: true while it is parked or about to park (then a call must unpark it). */
     private final AtomicIntegerArray sleeping;
     private volatile Thread waiter;
@@ -137,16 +139,26 @@ public final class OpPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Asks idle workers to stop spinning and park now (the next {@link #run} wakes them): for a caller
+     * about to run other threads' heavy work (a prefill GEMM on its own workers), which spinning
+     * workers would slow down on a machine with no spare cores.
+     */
+    public void quiesce() {
+        hush = hush + 1;
+    }
+
     private void work(int index) {
         int seen = 0;
         long idleSince = System.nanoTime();
+        int hushed = hush;
         while (true) {
             int g = generation;
             if (closed) {
                 return;
             }
             if (g == seen) {
-                if (System.nanoTime() - idleSince < SPIN_NANOS) {
+                if (System.nanoTime() - idleSince < SPIN_NANOS && hush == hushed) {
                     Thread.onSpinWait();
                     continue;
                 }
@@ -168,6 +180,7 @@ public final class OpPool implements AutoCloseable {
                 LockSupport.unpark(waiter);
             }
             idleSince = System.nanoTime();
+            hushed = hush;
         }
     }
 
