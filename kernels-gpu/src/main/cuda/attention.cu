@@ -21,19 +21,6 @@ __device__ __forceinline__ long long value_offset(const int *table, int j, int g
     return (long long) table[j / T] * blockBytes + ((long long) (kvHeads + g) * T + j % T) * rowBytes;
 }
 
-// Element i of an encoded row.
-__device__ __forceinline__ float kv_elem(int type, const uint8_t *row, int i) {
-    switch (type) {
-        case KV_F32: return reinterpret_cast<const float *>(row)[i];
-        case KV_F16: return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[i]));
-        case KV_BF16: return bf16_to_float(reinterpret_cast<const unsigned short *>(row)[i]);
-        default: {
-            const uint8_t *blk = row + 34LL * (i >> 5);
-            return (float) (int8_t) blk[2 + (i & 31)] * ld_f16(blk);
-        }
-    }
-}
-
 // Round to bfloat16, nearest even; NaN stays a quiet NaN of the same sign (as KvCodec.floatToBf16).
 __device__ __forceinline__ unsigned short float_to_bf16(float f) {
     unsigned int bits = __float_as_uint(f);

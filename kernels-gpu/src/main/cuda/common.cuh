@@ -253,4 +253,34 @@ inline int launched() {
     return (int) cudaGetLastError();
 }
 
+// Element i of a KV-cache row encoded as the pool's KvType (KV_F32/F16/BF16/Q8_0).
+__device__ __forceinline__ float kv_elem(int type, const uint8_t *row, int i) {
+    switch (type) {
+        case KV_F32: return reinterpret_cast<const float *>(row)[i];
+        case KV_F16: return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[i]));
+        case KV_BF16: return bf16_to_float(reinterpret_cast<const unsigned short *>(row)[i]);
+        default: {
+            const uint8_t *blk = row + 34LL * (i >> 5);
+            return (float) (int8_t) blk[2 + (i & 31)] * ld_f16(blk);
+        }
+    }
+}
+
+// Multiprocessors of the current device (read once; 132, an H100's, if the query fails).
+inline int sm_count() {
+    static int count = 0;
+    if (count <= 0) {
+        int dev = 0;
+        int n = 0;
+        if (cudaGetDevice(&dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && n > 0) {
+            count = n;
+        } else {
+            (void) cudaGetLastError();  // not this launch's error
+            count = 132;
+        }
+    }
+    return count;
+}
+
 }  // namespace isthmus

@@ -25,19 +25,6 @@ __device__ __forceinline__ int fa_row_offset_key(int g, int r, int T) {
     return g * T + r;
 }
 
-// Element i of an encoded KV row.
-__device__ __forceinline__ float fa_elem(int type, const uint8_t *row, int i) {
-    switch (type) {
-        case KV_F32: return reinterpret_cast<const float *>(row)[i];
-        case KV_F16: return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[i]));
-        case KV_BF16: return bf16_to_float(reinterpret_cast<const unsigned short *>(row)[i]);
-        default: {
-            const uint8_t *blk = row + 34LL * (i >> 5);
-            return (float) (int8_t) blk[2 + (i & 31)] * ld_f16(blk);
-        }
-    }
-}
-
 // The first key position query position p may read.
 __device__ __forceinline__ int fa_first_key(int p, int window, int chunk, int firstLive) {
     int from = firstLive;
@@ -109,8 +96,8 @@ __global__ void __launch_bounds__(FA_THREADS) flash_attention_kernel(
             if (kp <= pLast && i < headDim) {
                 const long long base = (long long) table[kp / T] * blockBytes;
                 const int r = kp % T;
-                kv = fa_elem(type, pool + base + (long long) fa_row_offset_key(g, r, T) * rowBytes, i);
-                vv = fa_elem(type, pool + base + ((long long) (kvHeads + g) * T + r) * rowBytes, i);
+                kv = kv_elem(type, pool + base + (long long) fa_row_offset_key(g, r, T) * rowBytes, i);
+                vv = kv_elem(type, pool + base + ((long long) (kvHeads + g) * T + r) * rowBytes, i);
             }
             ks[j * ld + i] = kv;
             vs[j * ld + i] = vv;

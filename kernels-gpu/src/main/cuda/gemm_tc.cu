@@ -300,23 +300,6 @@ __global__ void __launch_bounds__(TC_THREADS) gemm_tc_kernel(const uint8_t *__re
     }
 }
 
-// Multiprocessors of the current device (read once; 132, an H100's, if the query fails).
-int tc_sm_count() {
-    static int count = 0;
-    if (count <= 0) {
-        int dev = 0;
-        int m = 0;
-        if (cudaGetDevice(&dev) == cudaSuccess &&
-            cudaDeviceGetAttribute(&m, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && m > 0) {
-            count = m;
-        } else {
-            (void) cudaGetLastError();
-            count = 132;
-        }
-    }
-    return count;
-}
-
 // Split-K factor: 1 when the output tiles fill the multiprocessors; otherwise enough splits to fill them,
 // at most 8 and keeping at least 8 reduction steps a split. ISTHMUS_GEMM_SPLITK=0 turns it off.
 int tc_splits(int tiles, int steps) {
@@ -325,7 +308,7 @@ int tc_splits(int tiles, int steps) {
         const char *e = getenv("ISTHMUS_GEMM_SPLITK");
         enabled = (e != nullptr && e[0] == '0') ? 0 : 1;
     }
-    const int sms = tc_sm_count();
+    const int sms = sm_count();
     if (!enabled || tiles >= sms) return 1;
     int z = (sms + tiles - 1) / tiles;
     z = min(z, 8);

@@ -11,23 +11,6 @@
 
 namespace isthmus {
 
-// Multiprocessors of the current device (read once; 132, an H100's, if the query fails).
-inline int sm_count() {
-    static int count = 0;
-    if (count <= 0) {
-        int dev = 0;
-        int n = 0;
-        if (cudaGetDevice(&dev) == cudaSuccess &&
-            cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && n > 0) {
-            count = n;
-        } else {
-            (void) cudaGetLastError();  // not this launch's error
-            count = 132;
-        }
-    }
-    return count;
-}
-
 constexpr int MV_WARPS = 8;
 
 template <int T>
