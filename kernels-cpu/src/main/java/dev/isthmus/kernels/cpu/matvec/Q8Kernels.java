@@ -171,8 +171,8 @@ final class Q8Kernels {
     // K-quants: one method per super-block returning a float (no vector crosses a call that C2 may
     // decline to inline; see MatVec)
 
-    /** Per-thread scratch of eight floats (a super-block's group scales), reused: no allocation per call. */
-    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[8]);
+    /** Per-thread scratch of 16 floats (a super-block's group scales), reused: no allocation per call. */
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[16]);
 
     private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xe = a.qe;
@@ -230,15 +230,19 @@ final class Q8Kernels {
     private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xe = a.qe;
         short[] b32 = a.bias32;
-        float[] xd = a.d;
+        float[] xd2 = a.d2;
+        float[] scale = SCALES.get();
         for (int r = r0; r < r1; r++) {
             FloatVector acc = FloatVector.zero(F8);
             long o = r * rb;
             // one loop nest, one call site per operation (see MatVec)
             for (int b = 0; b < nb; b++, o += 210) {
                 float d = f16(w, o + 208);
-                long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
-                long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+                // d · sc_g · d_x for the 16 groups of 16 (signed scale bytes 0..7, then 8..15)
+                bytesToFloats(w.get(I64_LE, o + 192)).mul(d).mul(FloatVector.fromArray(F8, xd2, 16 * b))
+                        .intoArray(scale, 0);
+                bytesToFloats(w.get(I64_LE, o + 200)).mul(d).mul(FloatVector.fromArray(F8, xd2, 16 * b + 8))
+                        .intoArray(scale, 8);
                 // 32 elements (one x block, two scale groups) a step, read as 16 shorts (even
                 // elements in the low bytes, odd in the high bytes, against the deinterleaved x)
                 for (int j = 0; j < 8; j++) {
@@ -260,11 +264,8 @@ final class Q8Kernels {
                             .sub(xq(b32, 16 * xb));
                     // lanes 0..7 of p are elements 0..15 (scale 2j), lanes 8..15 elements 16..31
                     // (scale 2j + 1): after the pair sum, int lanes 0..3 and 4..7
-                    long sc = j < 4 ? sLo : sHi;
-                    float dx = d * xd[xb];
-                    FloatVector scale = bc(dx * (byte) (sc >>> (16 * k)))
-                            .blend(bc(dx * (byte) (sc >>> (16 * k + 8))), HIGH_HALF);
-                    acc = pairSum(p).fma(scale, acc);
+                    FloatVector sc = bc(scale[2 * j]).blend(bc(scale[2 * j + 1]), HIGH_HALF);
+                    acc = pairSum(p).fma(sc, acc);
                 }
             }
             store(y, r, acc.reduceLanes(VectorOperators.ADD));
