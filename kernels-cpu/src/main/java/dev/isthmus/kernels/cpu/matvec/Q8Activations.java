@@ -34,6 +34,8 @@ final class Q8Activations {
     float[] d = new float[0];
     /** Per 32-column block: the sum of the quantized values, {@code d · Σ codes}. */
     float[] sum = new float[0];
+    /** Per 16 columns: the scale {@code d} of their block (each block's twice; Q6_K's groups of 16). */
+    float[] d2 = new float[0];
     /**
      * The codes of each 32-column block deinterleaved: its 16 even columns, then its 16 odd ones
      * (matches 32 weight bytes read as 16 little-endian shorts: low bytes, high bytes).
@@ -59,6 +61,7 @@ final class Q8Activations {
         if (d.length < nb) {
             d = new float[nb];
             sum = new float[nb];
+            d2 = new float[2 * nb];
         }
         if (qe.length < cols) {
             qe = new short[cols];
@@ -78,6 +81,8 @@ final class Q8Activations {
             float m = amax.reduceLanes(VectorOperators.MAX);
             float dd = m / 127f;
             d[b] = dd;
+            d2[2 * b] = dd;
+            d2[2 * b + 1] = dd;
             // m == 0 or NaN: codes 0 (a non-finite x makes the result non-finite through d or sum)
             float inv = m > 0 ? 127f / m : 0f;
             IntVector isum = IntVector.zero(I8);

@@ -14,22 +14,26 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Integer matvec kernels against {@link Q8Activations}: the weight codes are widened to 16 bits and
+ * Integer matvec kernels against {@link Q8Activations}: the weight codes, in 16-bit lanes, are
  * multiplied by the activation codes in 16-bit lanes (exact: every product and every pair sum fits),
- * then each 32- or 16-element partial sum is widened to 32 bits, converted to float once and scaled by
+ * the pairs summed into 32-bit lanes in place, converted to float once per 32 elements and scaled by
  * {@code d_w · (group scale) · d_x} into a float accumulator. Compared with dequantizing every code
  * to float, a code costs about half the vector operations (a 16-bit multiply covers 16 codes where
- * a float FMA covers 8, and the float conversion happens per group, not per code).
+ * a float FMA covers 8, and the float conversion happens per 32 codes, not per code).
+ *
+ * <p>No operation crosses a 128-bit lane: byte codes are read as little-endian shorts (even
+ * elements in the low bytes, odd ones in the high bytes) against the deinterleaved x codes
+ * {@link Q8Activations#qe}, or zero-extended from 16 bytes (Q4_0). The code biases of Q4_0 (8) and
+ * Q6_K (32) are taken off exactly through x ({@link Q8Activations#bias8}, {@link Q8Activations#bias32}).
  *
  * <p>Shapes are fixed at 256 bits (16 shorts, 8 ints or floats) whatever the preferred width.
- * Callers validate arguments ({@link MatVec#check}) and quantize {@code x} first.
+ * Callers validate arguments ({@link MatVec#check}) and quantize {@code x} first. See
+ * {@code docs/MATVEC.md} for what C2 needs to keep these intrinsified (one call site per operation).
  */
 final class Q8Kernels {
 
     private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     private static final VectorSpecies<Float> F8 = FloatVector.SPECIES_256;
     private static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -73,16 +77,6 @@ final class Q8Kernels {
         return ShortVector.fromArray(S16, q, i);
     }
 
-    /** 16 bytes sign-extended to 16 shorts. */
-    private static ShortVector widen(ByteVector v16) {
-        return (ShortVector) v16.convertShape(VectorOperators.B2S, S16, 0);
-    }
-
-    /** Half {@code part} (0: bytes 0..15, 1: bytes 16..31) of 32 bytes, sign-extended to 16 shorts. */
-    private static ShortVector widen(ByteVector v32, int part) {
-        return (ShortVector) v32.convertShape(VectorOperators.B2S, S16, part);
-    }
-
     /**
      * The 16 short lanes summed in pairs into 8 int lanes, as float; exact when every pair sum is
      * below 2^15 in magnitude (the 4-bit and 6-bit types; Q8_0 uses {@link #pairSumWide}).
@@ -103,15 +97,6 @@ final class Q8Kernels {
         IntVector s = i.lanewise(VectorOperators.ASHR, 16)
                 .add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
         return (FloatVector) s.convert(VectorOperators.I2F, 0);
-    }
-
-    /** Shifts every byte right by {@code s} through 32-bit lanes (callers mask the bits shifted in). */
-    private static ByteVector shr(ByteVector v, int s) {
-        return v.reinterpretAsInts().lanewise(VectorOperators.LSHR, s).reinterpretAsBytes();
-    }
-
-    private static ByteVector shl(ByteVector v, int s) {
-        return v.reinterpretAsInts().lanewise(VectorOperators.LSHL, s).reinterpretAsBytes();
     }
 
     private static FloatVector bc(float v) {
@@ -168,11 +153,12 @@ final class Q8Kernels {
     }
 
     // ---------------------------------------------------------------------------------------------
-    // K-quants: one method per super-block returning a float (no vector crosses a call that C2 may
-    // decline to inline; see MatVec)
+    // K-quants: one loop nest per row (rows, super-blocks, groups), the accumulator carried across
+    // super-blocks (a method per super-block was never inlined: a call and a lane reduction per 256
+    // elements); per-super-block scales go through a small per-thread float scratch
 
-    /** Per-thread scratch of eight floats (a super-block's group scales), reused: no allocation per call. */
-    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[8]);
+    /** Per-thread scratch of 16 floats (a super-block's group scales), reused: no allocation per call. */
+    private static final ThreadLocal<float[]> SCALES = ThreadLocal.withInitial(() -> new float[16]);
 
     private static void q4_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xe = a.qe;
@@ -230,15 +216,19 @@ final class Q8Kernels {
     private static void q6_K(MemorySegment w, long rb, int nb, Q8Activations a, MemorySegment y, int r0, int r1) {
         short[] xe = a.qe;
         short[] b32 = a.bias32;
-        float[] xd = a.d;
+        float[] xd2 = a.d2;
+        float[] scale = SCALES.get();
         for (int r = r0; r < r1; r++) {
             FloatVector acc = FloatVector.zero(F8);
             long o = r * rb;
             // one loop nest, one call site per operation (see MatVec)
             for (int b = 0; b < nb; b++, o += 210) {
                 float d = f16(w, o + 208);
-                long sLo = w.get(I64_LE, o + 192); // signed scales 0..7
-                long sHi = w.get(I64_LE, o + 200); // signed scales 8..15
+                // d · sc_g · d_x for the 16 groups of 16 (signed scale bytes 0..7, then 8..15)
+                bytesToFloats(w.get(I64_LE, o + 192)).mul(d).mul(FloatVector.fromArray(F8, xd2, 16 * b))
+                        .intoArray(scale, 0);
+                bytesToFloats(w.get(I64_LE, o + 200)).mul(d).mul(FloatVector.fromArray(F8, xd2, 16 * b + 8))
+                        .intoArray(scale, 8);
                 // 32 elements (one x block, two scale groups) a step, read as 16 shorts (even
                 // elements in the low bytes, odd in the high bytes, against the deinterleaved x)
                 for (int j = 0; j < 8; j++) {
@@ -260,11 +250,8 @@ final class Q8Kernels {
                             .sub(xq(b32, 16 * xb));
                     // lanes 0..7 of p are elements 0..15 (scale 2j), lanes 8..15 elements 16..31
                     // (scale 2j + 1): after the pair sum, int lanes 0..3 and 4..7
-                    long sc = j < 4 ? sLo : sHi;
-                    float dx = d * xd[xb];
-                    FloatVector scale = bc(dx * (byte) (sc >>> (16 * k)))
-                            .blend(bc(dx * (byte) (sc >>> (16 * k + 8))), HIGH_HALF);
-                    acc = pairSum(p).fma(scale, acc);
+                    FloatVector sc = bc(scale[2 * j]).blend(bc(scale[2 * j + 1]), HIGH_HALF);
+                    acc = pairSum(p).fma(sc, acc);
                 }
             }
             store(y, r, acc.reduceLanes(VectorOperators.ADD));
