@@ -65,8 +65,7 @@ int main(int argc, char **argv) {
             const double flash = ms / 5;
             CHECK(cudaEventRecord(a));
             attention_kernel<<<dim3(n, heads), ATT_THREADS, (hd + ATT_THREADS) * sizeof(float)>>>(
-                    q, o, heads, kvHeads, hd, scale, 0, 0, 0.f, nullptr, 0, 0, pool, kv, dt, T, blockBytes, rowBytes,
-                    nullptr, 1, nullptr);
+                    q, o, heads, kvHeads, hd, scale, 0, 0, 0.f, nullptr, 0, 0, pool, kv, dt, T, blockBytes, rowBytes);
             CHECK(cudaGetLastError());
             CHECK(cudaEventRecord(b));
             CHECK(cudaEventSynchronize(b));

@@ -243,7 +243,7 @@ static int check_attention() {
             attention_kernel<<<dim3(c.n, c.heads), ATT_THREADS, shared>>>(dq, dref, c.heads, c.kvHeads, c.hd, scale,
                                                                         c.window, c.chunk, c.softCap, sinks, c.cached,
                                                                         c.firstLive, pool, kv, dt, T, blockBytes,
-                                                                        rowBytes, nullptr, 1, nullptr);
+                                                                        rowBytes);
             CHECK(cudaGetLastError());
             CHECK(cudaDeviceSynchronize());
             std::vector<float> o(hq.size()), r(hq.size());

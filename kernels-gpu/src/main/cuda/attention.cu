@@ -82,41 +82,27 @@ __global__ void store_kv_kernel(int type, uint8_t *pool, const float *k, const f
     }
 }
 
-// One block a (query token, head, split). Keys are taken ATT_THREADS at a time (one a thread for the
-// scores), with an online softmax across tiles; each thread accumulates up to ATT_MAX_DIMS output
-// dimensions (d = tid + ATT_THREADS * k), reading value rows coalesced. With splits > 1 (one query:
-// decode), the query's keys are cut into `splits` consecutive ranges, one a block, so that a few
-// heads still fill the GPU; each block writes its unnormalised output, running max and sum to
-// `part` ([head][split][headDim + 2]) and attention_combine_kernel merges them.
+// The first, plain attention kernel, one block a (query token, head), kept as the fp32 reference of the
+// prefill check and benchmark (kernels-gpu/bench): the backend itself uses flash_attention.cu for
+// several queries and attention_decode_kernel below for one. Keys are taken ATT_THREADS at a time (one a
+// thread for the scores), with an online softmax across tiles; each thread accumulates up to
+// ATT_MAX_DIMS output dimensions (d = tid + ATT_THREADS * k), reading value rows coalesced.
 __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         const float *q, float *out, int heads, int kvHeads, int headDim, float scale, int window, int chunk,
         float softCap, const float *sinks, int firstPosition, int firstLive, const uint8_t *pool, int type,
-        const int *table, int T, long long blockBytes, long long rowBytes, const int *dyn, int splits,
-        float *part) {
-    if (dyn != nullptr) {  // a replayed graph reads the step's position and first live key here
-        firstPosition = dyn[0];
-        firstLive = dyn[1];
-    }
+        const int *table, int T, long long blockBytes, long long rowBytes) {
     extern __shared__ float smem[];
     float *qs = smem;                 // headDim
     float *ps = smem + headDim;       // ATT_THREADS scores / weights
     __shared__ float scratch[32];
-    const int t = blockIdx.x / splits;
-    const int split = blockIdx.x % splits;
+    const int t = blockIdx.x;
     const int h = blockIdx.y;
     const int g = h / (heads / kvHeads);
-    const int last = firstPosition + t;
+    const int p = firstPosition + t;
     int from = 0;
-    if (window > 0) from = max(from, last - window + 1);
-    if (chunk > 0) from = max(from, last / chunk * chunk);
+    if (window > 0) from = max(from, p - window + 1);
+    if (chunk > 0) from = max(from, p / chunk * chunk);
     from = max(from, firstLive);
-    // this block's keys: from .. p
-    int p = last;
-    if (splits > 1) {
-        const int per = (last - from + 1 + splits - 1) / splits;
-        from += split * per;
-        p = min(last, from + per - 1);   // empty (p < from) for the tail splits of a short context
-    }
     const long long qBase = ((long long) t * heads + h) * headDim;
     for (int i = threadIdx.x; i < headDim; i += ATT_THREADS) qs[i] = q[qBase + i];
     __syncthreads();
@@ -160,19 +146,6 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
         }
         __syncthreads();  // ps is rewritten by the next tile
     }
-    if (part != nullptr) {
-        float *mine = part + ((long long) h * splits + split) * (headDim + 2);
-#pragma unroll
-        for (int k = 0; k < ATT_MAX_DIMS; k++) {
-            const int d = threadIdx.x + ATT_THREADS * k;
-            if (d < headDim) mine[d] = acc[k];
-        }
-        if (threadIdx.x == 0) {
-            mine[headDim] = runMax;
-            mine[headDim + 1] = runSum;
-        }
-        return;
-    }
     float norm = runSum;
     float outScale = 1.f;
     if (sinks != nullptr) {
@@ -189,8 +162,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attention_kernel(
     }
 }
 
-// One block a head: merges the splits of attention_kernel (one query) as one online softmax would
-// have, then the sink as attention_kernel does.
+// One block a head: merges the splits of attention_decode_kernel (one query) as one online softmax would
+// have, then the sink as the single-block kernels do.
 __global__ void __launch_bounds__(ATT_THREADS) attention_combine_kernel(const float *part, float *out, int headDim,
                                                                         int splits, const float *sinks) {
     const int h = blockIdx.x;
