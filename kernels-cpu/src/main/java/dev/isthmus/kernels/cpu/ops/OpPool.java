@@ -11,12 +11,14 @@ import java.util.concurrent.locks.LockSupport;
  * A call publishes the job in fields; nothing is allocated per call, provided the job object itself
  * is kept and reused by the caller.
  *
- * <p>Waking a parked thread costs tens of microseconds (a futex wake and a reschedule), and a decode
- * step makes a few hundred short calls, so a worker that finished a job spins (with
- * {@link Thread#onSpinWait}) for {@link #SPIN_NANOS} before it parks: calls that follow each other
- * closely, as the ops of one step do, find it awake and start at once. A call unparks only workers
- * that have announced they are about to park (a volatile flag, re-checked against the job counter
- * before parking, so no wake-up is lost). Idle pools cost nothing after the spin.
+ * <p>A finished worker may spin (with {@link Thread#onSpinWait}) for {@link #SPIN_NANOS} before it
+ * parks, so that calls following each other closely find it awake (waking a parked thread costs tens
+ * of microseconds). The default is not to spin: measured on a 2-core machine (docs/PERFORMANCE.md),
+ * 300 µs of spinning gained ~5 % generation speed on a 1B model on a quiet machine but lost 10–20 % on
+ * a small model (the spinning worker takes the core the JIT, sampling and output need) and up to half
+ * when other processes loaded the cores. A call unparks only workers that have announced they are
+ * about to park (a volatile flag, re-checked against the job counter before parking, so no wake-up
+ * is lost).
  */
 public final class OpPool implements AutoCloseable {
 
@@ -36,10 +38,10 @@ public final class OpPool implements AutoCloseable {
     private int units;
 
     /**
-     * How long a worker spins for the next job before it parks: 300 µs, or system property
-     * {@code isthmus.pool.spinMicros} (0 parks at once).
+     * How long a worker spins for the next job before it parks: system property
+     * {@code isthmus.pool.spinMicros} in µs, default 0 (parks at once).
      */
-    static final long SPIN_NANOS = 1000L * Math.max(0, Long.getLong("isthmus.pool.spinMicros", 300));
+    static final long SPIN_NANOS = 1000L * Math.max(0, Long.getLong("isthmus.pool.spinMicros", 0));
 
     private volatile int generation;
     /** Bumped by {@link #quiesce()}: spinning workers that see it change park at once. */
