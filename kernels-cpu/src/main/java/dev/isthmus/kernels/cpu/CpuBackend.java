@@ -139,7 +139,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void write(float[] src, int srcOffset, Tensor dst) {
         open();
-        f32(dst, "dst");
+        OpChecks.f32(dst, "dst");
         Objects.checkFromIndexSize(srcOffset, (int) dst.elements(), src.length);
         MemorySegment.copy(src, srcOffset, dst.data(), F32, 0, (int) dst.elements());
     }
@@ -147,7 +147,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void read(Tensor src, float[] dst, int dstOffset) {
         open();
-        f32(src, "src");
+        OpChecks.f32(src, "src");
         Objects.checkFromIndexSize(dstOffset, (int) src.elements(), dst.length);
         MemorySegment.copy(src.data(), F32, 0, dst, dstOffset, (int) src.elements());
     }
@@ -167,8 +167,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(Tensor x, Tensor w, Tensor y) {
         open();
-        f32(x, "x");
-        f32(y, "y");
+        OpChecks.f32(x, "x");
+        OpChecks.f32(y, "y");
         if (x.cols() != w.cols() || y.rows() != x.rows() || y.cols() != w.rows()) {
             throw new IllegalArgumentException("matmul shapes: x " + x + " · w " + w + "ᵀ -> y " + y);
         }
@@ -185,8 +185,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void addBias(Tensor y, Tensor bias) {
         open();
-        f32(y, "y");
-        f32(bias, "bias");
+        OpChecks.f32(y, "y");
+        OpChecks.f32(bias, "bias");
         if (bias.elements() != y.cols()) {
             throw new IllegalArgumentException("bias " + bias + " for rows of " + y.cols());
         }
@@ -200,8 +200,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void add(Tensor x, Tensor y, Tensor out) {
         open();
-        sameShape(x, y, "add");
-        sameShape(x, out, "add");
+        OpChecks.sameShape(x, y, "add");
+        OpChecks.sameShape(x, out, "add");
         long n = x.elements();
         for (long i = 0; i < n; i += CHUNK) {
             VectorOps.add(x.data(), i, y.data(), i, out.data(), i, (int) Math.min(CHUNK, n - i));
@@ -211,15 +211,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void scale(Tensor x, float factor) {
         open();
-        f32(x, "x");
+        OpChecks.f32(x, "x");
         VectorOps.scale(x.data(), x.elements(), factor);
     }
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, boolean plusOne, Tensor out) {
         open();
-        sameShape(x, out, "rmsNorm");
-        f32(weight, "weight");
+        OpChecks.sameShape(x, out, "rmsNorm");
+        OpChecks.f32(weight, "weight");
         long dim = weight.elements();
         if (dim == 0 || dim > Integer.MAX_VALUE || x.elements() % dim != 0) {
             throw new IllegalArgumentException("rmsNorm weight of " + dim + " values for " + x);
@@ -232,10 +232,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
         open();
-        sameShape(x, out, "layerNorm");
-        f32(weight, "weight");
+        OpChecks.sameShape(x, out, "layerNorm");
+        OpChecks.f32(weight, "weight");
         if (bias != null) {
-            f32(bias, "bias");
+            OpChecks.f32(bias, "bias");
         }
         int dim = x.cols();
         if (dim == 0 || weight.elements() != dim || (bias != null && bias.elements() != dim)) {
@@ -291,7 +291,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
         open();
-        sameShape(x, out, "activation");
+        OpChecks.sameShape(x, out, "activation");
         VectorOps.activation(code(act), x.data(), null, out.data(), x.elements());
     }
 
@@ -306,15 +306,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void gatedActivation(Activation act, Tensor gate, Tensor up, Tensor out) {
         open();
-        sameShape(gate, up, "gatedActivation");
-        sameShape(gate, out, "gatedActivation");
+        OpChecks.sameShape(gate, up, "gatedActivation");
+        OpChecks.sameShape(gate, out, "gatedActivation");
         VectorOps.activation(code(act), gate.data(), up.data(), out.data(), gate.elements());
     }
 
     @Override
     public void embedding(Tensor table, int[] tokens, float scale, Tensor out) {
         open();
-        f32(out, "out");
+        OpChecks.f32(out, "out");
         if (out.rows() != tokens.length || out.cols() != table.cols()) {
             throw new IllegalArgumentException("embedding of " + tokens.length + " tokens from " + table + " into " + out);
         }
@@ -367,7 +367,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void softCap(Tensor x, float cap) {
         open();
-        f32(x, "x");
+        OpChecks.f32(x, "x");
         if (!(cap > 0) || Float.isInfinite(cap)) {
             throw new IllegalArgumentException("soft-cap must be positive and finite: " + cap);
         }
@@ -384,7 +384,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void storeKv(KvSequence seq, int layer, int firstPosition, Tensor k, Tensor v) {
         open();
-        sameShape(k, v, "storeKv");
+        OpChecks.sameShape(k, v, "storeKv");
         KvCacheConfig.LayerSpec ls = layer(seq, layer);
         int hd = ls.headDim();
         if (k.cols() != ls.kvHeads() * hd) {
@@ -407,7 +407,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void attention(Tensor q, KvSequence seq, int layer, int firstPosition, AttentionSpec spec, Tensor out) {
         open();
-        sameShape(q, out, "attention");
+        OpChecks.sameShape(q, out, "attention");
         int heads = spec.heads();
         int hd = spec.headDim();
         KvCacheConfig.LayerSpec ls = layer(seq, layer);
@@ -440,14 +440,6 @@ public final class CpuBackend implements Backend {
         if (b.length < nb) {
             b = new float[nb];
         }
-    }
-
-    private static void f32(Tensor t, String name) {
-        OpChecks.f32(t, name);
-    }
-
-    private static void sameShape(Tensor x, Tensor y, String op) {
-        OpChecks.sameShape(x, y, op);
     }
 
     @Override

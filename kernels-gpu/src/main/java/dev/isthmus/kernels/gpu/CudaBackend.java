@@ -222,7 +222,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void write(float[] src, int srcOffset, Tensor dst) {
         open();
-        f32(dst, "dst");
+        OpChecks.f32(dst, "dst");
         dev(dst, "dst");
         int n = (int) dst.elements();
         Objects.checkFromIndexSize(srcOffset, n, src.length);
@@ -254,7 +254,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void read(Tensor src, float[] dst, int dstOffset) {
         open();
-        f32(src, "src");
+        OpChecks.f32(src, "src");
         dev(src, "src");
         int n = (int) src.elements();
         Objects.checkFromIndexSize(dstOffset, n, dst.length);
@@ -341,8 +341,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void matmul(Tensor x, Tensor w, Tensor y) {
         open();
-        f32(x, "x");
-        f32(y, "y");
+        OpChecks.f32(x, "x");
+        OpChecks.f32(y, "y");
         if (x.cols() != w.cols() || y.rows() != x.rows() || y.cols() != w.rows()) {
             throw new IllegalArgumentException("matmul shapes: x " + x + " · w " + w + "ᵀ -> y " + y);
         }
@@ -372,8 +372,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void addBias(Tensor y, Tensor bias) {
         open();
-        f32(y, "y");
-        f32(bias, "bias");
+        OpChecks.f32(y, "y");
+        OpChecks.f32(bias, "bias");
         if (bias.elements() != y.cols()) {
             throw new IllegalArgumentException("bias " + bias + " for rows of " + y.cols());
         }
@@ -391,8 +391,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         open();
-        sameShape(a, b, "add");
-        sameShape(a, out, "add");
+        OpChecks.sameShape(a, b, "add");
+        OpChecks.sameShape(a, out, "add");
         dev(a, "a");
         dev(b, "b");
         dev(out, "out");
@@ -409,7 +409,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void scale(Tensor x, float factor) {
         open();
-        f32(x, "x");
+        OpChecks.f32(x, "x");
         dev(x, "x");
         if (x.elements() == 0) {
             return;
@@ -423,8 +423,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, boolean plusOne, Tensor out) {
         open();
-        sameShape(x, out, "rmsNorm");
-        f32(weight, "weight");
+        OpChecks.sameShape(x, out, "rmsNorm");
+        OpChecks.f32(weight, "weight");
         long dim = weight.elements();
         if (dim == 0 || dim > Integer.MAX_VALUE || x.elements() % dim != 0) {
             throw new IllegalArgumentException("rmsNorm weight of " + dim + " values for " + x);
@@ -445,8 +445,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor weight, Tensor bias, float eps, Tensor out) {
         open();
-        sameShape(x, out, "layerNorm");
-        f32(weight, "weight");
+        OpChecks.sameShape(x, out, "layerNorm");
+        OpChecks.f32(weight, "weight");
         int dim = x.cols();
         if (weight.elements() != dim || (bias != null && bias.elements() != dim)) {
             throw new IllegalArgumentException("layerNorm weight " + weight + " / bias " + bias + " for rows of " + dim);
@@ -455,7 +455,7 @@ public final class CudaBackend implements Backend {
         dev(weight, "weight");
         dev(out, "out");
         if (bias != null) {
-            f32(bias, "bias");
+            OpChecks.f32(bias, "bias");
             dev(bias, "bias");
         }
         if (x.elements() == 0) {
@@ -492,7 +492,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
         open();
-        sameShape(x, out, "activation");
+        OpChecks.sameShape(x, out, "activation");
         dev(x, "x");
         dev(out, "out");
         if (x.elements() == 0) {
@@ -507,8 +507,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void gatedActivation(Activation act, Tensor gate, Tensor up, Tensor out) {
         open();
-        sameShape(gate, up, "gatedActivation");
-        sameShape(gate, out, "gatedActivation");
+        OpChecks.sameShape(gate, up, "gatedActivation");
+        OpChecks.sameShape(gate, out, "gatedActivation");
         dev(gate, "gate");
         dev(up, "up");
         dev(out, "out");
@@ -525,7 +525,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void embedding(Tensor table, int[] tokens, float scale, Tensor out) {
         open();
-        f32(out, "out");
+        OpChecks.f32(out, "out");
         if (out.rows() != tokens.length || out.cols() != table.cols()) {
             throw new IllegalArgumentException("embedding of " + tokens.length + " tokens from " + table + " into " + out);
         }
@@ -554,7 +554,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void softCap(Tensor x, float cap) {
         open();
-        f32(x, "x");
+        OpChecks.f32(x, "x");
         if (!(cap > 0)) {
             throw new IllegalArgumentException("soft-cap must be positive: " + cap);
         }
@@ -598,7 +598,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void storeKv(KvSequence seq, int layer, int firstPosition, Tensor k, Tensor v) {
         open();
-        sameShape(k, v, "storeKv");
+        OpChecks.sameShape(k, v, "storeKv");
         KvBlockPool pool = ownPool(seq);
         checkLayer(pool, layer);
         KvCacheConfig.LayerSpec ls = pool.config().layer(layer);
@@ -642,7 +642,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void attention(Tensor q, KvSequence seq, int layer, int firstPosition, AttentionSpec spec, Tensor out) {
         open();
-        sameShape(q, out, "attention");
+        OpChecks.sameShape(q, out, "attention");
         KvBlockPool pool = ownPool(seq);
         int heads = spec.heads();
         int kvHeads = spec.kvHeads();
@@ -913,14 +913,6 @@ public final class CudaBackend implements Backend {
         long a0 = a.data().address();
         long b0 = b.data().address();
         return a0 < b0 + b.byteSize() && b0 < a0 + a.byteSize() && a.byteSize() > 0 && b.byteSize() > 0;
-    }
-
-    private static void f32(Tensor t, String name) {
-        OpChecks.f32(t, name);
-    }
-
-    private static void sameShape(Tensor x, Tensor y, String op) {
-        OpChecks.sameShape(x, y, op);
     }
 
     /**
